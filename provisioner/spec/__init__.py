@@ -1,0 +1,24 @@
+"""The cluster spec language: models, loading with line-accurate errors, resolution, checks."""
+
+from provisioner.spec.load import load_spec, load_spec_text
+from provisioner.spec.models import (
+    SPEC_CLASSES,
+    AwsClusterSpec,
+    AzureClusterSpec,
+    ClusterSpec,
+    ClusterSpecBase,
+    GcpClusterSpec,
+    LocalClusterSpec,
+)
+
+__all__ = [
+    "SPEC_CLASSES",
+    "AwsClusterSpec",
+    "AzureClusterSpec",
+    "ClusterSpec",
+    "ClusterSpecBase",
+    "GcpClusterSpec",
+    "LocalClusterSpec",
+    "load_spec",
+    "load_spec_text",
+]
