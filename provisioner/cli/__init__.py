@@ -1,0 +1,1 @@
+"""The `rlcloud` command line: parse, call provisioner.api, print. Nothing heavy at import."""

@@ -1,0 +1,38 @@
+"""Run Ray's own config validation on a compiled config.
+
+We call exactly what `ray up` calls (`prepare_config`, then `validate_config` against
+ray-schema.json), so a config that passes here is one Ray accepts. The fake_multinode
+provider's defaults file is missing from Ray's wheel, so `prepare_config` cannot fill local
+configs; the local compiler writes every key that file would supply, and local configs go
+straight to `validate_config`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from provisioner.errors import RlcloudError
+
+
+class RayConfigInvalid(RlcloudError):
+    """Ray rejected a config rlcloud compiled: a bug in rlcloud, reported as such."""
+
+
+def validate_ray_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate like `ray up` does; return the prepared (defaults-filled) config."""
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    candidate = copy.deepcopy(config)
+    try:
+        if candidate.get("provider", {}).get("type") != "fake_multinode":
+            candidate = prepare_config(candidate)
+        validate_config(candidate)
+    except Exception as exc:  # jsonschema.ValidationError, ValueError, ...
+        message = getattr(exc, "message", None) or str(exc)
+        where = "/".join(str(p) for p in getattr(exc, "absolute_path", []) or [])
+        raise RayConfigInvalid(
+            f"Ray rejected the compiled config{f' at {where}' if where else ''}: {message}",
+            hint="this is an rlcloud bug; please report it with your spec",
+        ) from None
+    return candidate
