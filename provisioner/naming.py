@@ -83,10 +83,10 @@ def gcp_placement_policy(cluster: str) -> str:
 
 def gcp_service_account_id(cluster: str) -> str:
     """Service account ids are 6-30 chars; long cluster names are shortened with a hash."""
-    candidate = f"rlc-{cluster}"
+    candidate = f"rlcloud-{cluster}"  # >= 9 chars for the shortest (1-char) cluster name
     if len(candidate) <= 30:
         return candidate
-    return f"rlc-{cluster[:19]}-{_short_hash(cluster)}"
+    return f"rlcloud-{cluster[:15].rstrip('-')}-{_short_hash(cluster)}"
 
 
 def gcp_service_account_email(cluster: str, project: str) -> str:

@@ -10,7 +10,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _ACCEL_RE = re.compile(r"^\s*(?P<name>[A-Za-z][A-Za-z0-9._-]*?)\s*(?::\s*(?P<count>\d+))?\s*$")
 
@@ -48,6 +59,17 @@ class AcceleratorRequest(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name}:{self.count}"
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # The string form is what people write; the object form is what Python passes.
+        structured = handler(core_schema)
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[A-Za-z][A-Za-z0-9._-]*\s*(:\s*\d+)?\s*$", "examples": ["H100:8", "L4:1"]},
+                structured,
+            ]
+        }
 
 
 _SIZE_RE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[KMGTP]i?B?|B)?\s*$", re.IGNORECASE)
@@ -99,4 +121,13 @@ DiskGB = Annotated[
     BeforeValidator(_round_gb),
     PlainSerializer(lambda v: v, return_type=int),
     Field(ge=10, le=65536, description="Disk size in GB: a number or a string like '200GB' or '1TB'."),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 10, "maximum": 65536},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGTP]i?B?|B)?\s*$"},
+            ],
+            "description": "Disk size in GB: a number or a string like '200GB' or '1TB'.",
+        }
+    ),
 ]

@@ -408,6 +408,8 @@ def _on_off(value: Any) -> Any:
 FastNetworking = Annotated[
     Literal["auto", "on", "off"],
     BeforeValidator(_on_off),
+    # Editors read YAML 1.1 too, where `on` / `off` are booleans.
+    WithJsonSchema({"enum": ["auto", "on", "off", True, False]}),
 ]
 
 # Each cloud's word for "pack these nodes close together".
