@@ -5,6 +5,9 @@
     print(api.render("cluster.yaml").to_yaml("cluster.yaml"))
 """
 
+from provisioner.api import cluster_ops, job_ops
+from provisioner.api.cluster_ops import down, status, up
+from provisioner.api.job_ops import jobs, logs, stop, submit
 from provisioner.api.spec_ops import (
     RenderResult,
     Template,
@@ -20,6 +23,15 @@ from provisioner.api.spec_ops import (
 )
 
 __all__ = [
+    "cluster_ops",
+    "down",
+    "job_ops",
+    "jobs",
+    "logs",
+    "status",
+    "stop",
+    "submit",
+    "up",
     "RenderResult",
     "Template",
     "ValidationReport",

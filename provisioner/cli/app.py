@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from provisioner import __version__
-from provisioner.cli import spec_commands
+from provisioner.cli import cluster_commands, job_commands, spec_commands
 
 app = typer.Typer(
     name="rlcloud",
@@ -45,6 +45,8 @@ def _root(
 
 
 spec_commands.register(app)
+cluster_commands.register(app)
+job_commands.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

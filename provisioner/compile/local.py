@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner import naming
 from provisioner.compile.common import node_type_entry
 from provisioner.compile.context import CompileContext, LocalRefs
 from provisioner.spec.models import LocalClusterSpec
@@ -53,7 +52,9 @@ def compile_local(spec: LocalClusterSpec, ctx: CompileContext, refs: LocalRefs |
         "head_node_type": "ray.head.default",
         "available_node_types": node_types,
         "docker": {},
-        "file_mounts": {naming.REMOTE_TOKEN_PATH: str(ctx.token_file)},
+        # Simulated nodes are processes started by the autoscaler on this machine: they
+        # inherit RAY_AUTH_TOKEN_PATH from it, so there is nothing to ship.
+        "file_mounts": {},
         "cluster_synced_files": [],
         "file_mounts_sync_continuously": False,
         "rsync_exclude": [],

@@ -1,0 +1,38 @@
+"""Cluster lifecycle: up, down, status, on any backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from provisioner.backends import get_backend
+from provisioner.backends.base import DownResult, UpResult
+from provisioner.cluster.status import ClusterStatus
+from provisioner.progress import Progress
+from provisioner.spec import load_spec
+from provisioner.state import load_state, save_state
+
+
+def _remember_spec_path(name: str, spec_path: str | Path) -> None:
+    state = load_state(name)
+    if state is not None and state.spec_path != str(Path(spec_path).resolve()):
+        state.spec_path = str(Path(spec_path).resolve())
+        save_state(state)
+
+
+def up(spec_path: str | Path, *, progress: Progress | None = None, timeout_s: float = 600.0, assume_yes: bool = False) -> UpResult:
+    """Bring the cluster up (idempotent: a running cluster is left as it is)."""
+    spec = load_spec(spec_path)
+    result = get_backend(spec).up(spec, progress=progress or Progress.silent(), timeout_s=timeout_s, assume_yes=assume_yes)
+    _remember_spec_path(spec.name, spec_path)
+    return result
+
+
+def down(spec_path: str | Path, *, progress: Progress | None = None, assume_yes: bool = False, purge_storage: bool = False) -> DownResult:
+    """Take the cluster down; checkpoints stay unless `purge_storage`."""
+    spec = load_spec(spec_path)
+    return get_backend(spec).down(spec, progress=progress or Progress.silent(), assume_yes=assume_yes, purge_storage=purge_storage)
+
+
+def status(spec_path: str | Path) -> ClusterStatus:
+    spec = load_spec(spec_path)
+    return get_backend(spec).status(spec)

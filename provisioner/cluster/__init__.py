@@ -1,0 +1,1 @@
+"""Talking to a running Ray cluster: the dashboard endpoint (direct or via SSH tunnel), status, readiness."""

@@ -1,0 +1,1 @@
+"""The Ray Jobs wrapper behind `rlcloud submit / jobs / logs / stop` (any cluster, any cloud)."""
