@@ -29,7 +29,15 @@ def job_client(endpoint: DashboardEndpoint) -> Any:
     try:
         return JobSubmissionClient(endpoint.url, headers=dict(endpoint.headers))
     except Exception as exc:  # ConnectionError, AuthenticationError, RuntimeError from Ray
-        raise ClusterError(f"cannot reach the Jobs API at {endpoint.url}: {_first_line(exc)}") from None
+        reason = _first_line(exc)
+        if "uthentication" in reason:
+            from provisioner.cluster.dashboard import TokenRefused
+
+            raise TokenRefused(
+                f"the cluster at {endpoint.url} refused the request: {reason}",
+                hint="pass the cluster's token with --token-file (or RAY_AUTH_TOKEN) when using --address",
+            ) from None
+        raise ClusterError(f"cannot reach the Jobs API at {endpoint.url}: {reason}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ server); everything else (workers, agents, dashboard modules, job drivers) desce
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Iterable
 
@@ -29,8 +30,11 @@ def _is_root(cmdline: str, temp_dir: str, gcs_port: int) -> bool:
         return False
     if temp_dir in cmdline:
         return True
-    # The Ray client server names the GCS only by address.
-    return "ray.util.client.server" in cmdline and f":{gcs_port} " in cmdline + " "
+    # The Ray client server names the GCS only by address; without a known port we cannot
+    # tell whose it is, so we leave it alone rather than risk another cluster's.
+    if not gcs_port or "ray.util.client.server" not in cmdline:
+        return False
+    return re.search(rf"--address=\S+:{gcs_port}(\s|$)", cmdline) is not None
 
 
 def find_cluster_processes(temp_dir: str, gcs_port: int) -> list[psutil.Process]:
