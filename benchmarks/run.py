@@ -19,6 +19,7 @@ from benchmarks.common import save  # noqa: E402
 # name -> module in benchmarks/ with a main() returning a dict of results
 BENCHMARKS = {
     "cli_startup": "benchmarks.bench_cli_startup",
+    "local_up": "benchmarks.bench_local_up",
 }
 
 
