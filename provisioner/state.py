@@ -101,7 +101,7 @@ def load_refs(spec: Any) -> BaseModel | None:
     state = load_state(spec.name)
     if state is None or not state.refs:
         return None
-    from provisioner.compile import context
+    from provisioner import compile as compilers
 
-    model = {"aws": context.AwsRefs, "gcp": context.GcpRefs, "azure": context.AzureRefs, "local": context.LocalRefs}[spec.cloud]
+    model = {"aws": compilers.AwsRefs, "gcp": compilers.GcpRefs, "azure": compilers.AzureRefs, "local": compilers.LocalRefs}[spec.cloud]
     return model.model_validate(state.refs)

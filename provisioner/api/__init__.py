@@ -6,7 +6,7 @@
 """
 
 from provisioner.api import cluster_ops, job_ops
-from provisioner.api.cluster_ops import down, status, up
+from provisioner.api.cluster_ops import down, plan, status, up
 from provisioner.api.job_ops import jobs, logs, stop, submit
 from provisioner.api.spec_ops import (
     RenderResult,
@@ -28,6 +28,7 @@ __all__ = [
     "job_ops",
     "jobs",
     "logs",
+    "plan",
     "status",
     "stop",
     "submit",

@@ -7,6 +7,7 @@ from pathlib import Path
 from provisioner.backends import get_backend
 from provisioner.backends.base import DownResult, UpResult
 from provisioner.cluster.status import ClusterStatus
+from provisioner.plan import Plan
 from provisioner.progress import Progress
 from provisioner.spec import load_spec
 from provisioner.state import load_state, save_state
@@ -19,12 +20,27 @@ def _remember_spec_path(name: str, spec_path: str | Path) -> None:
         save_state(state)
 
 
-def up(spec_path: str | Path, *, progress: Progress | None = None, timeout_s: float = 600.0, assume_yes: bool = False) -> UpResult:
+def up(
+    spec_path: str | Path,
+    *,
+    progress: Progress | None = None,
+    timeout_s: float = 1200.0,
+    assume_yes: bool = False,
+    provision_only: bool = False,
+) -> UpResult:
     """Bring the cluster up (idempotent: a running cluster is left as it is)."""
     spec = load_spec(spec_path)
-    result = get_backend(spec).up(spec, progress=progress or Progress.silent(), timeout_s=timeout_s, assume_yes=assume_yes)
+    result = get_backend(spec).up(
+        spec, progress=progress or Progress.silent(), timeout_s=timeout_s, assume_yes=assume_yes, provision_only=provision_only
+    )
     _remember_spec_path(spec.name, spec_path)
     return result
+
+
+def plan(spec_path: str | Path, *, progress: Progress | None = None) -> Plan:
+    """What `up` would create / keep / update and the estimated $/hour; changes nothing."""
+    spec = load_spec(spec_path)
+    return get_backend(spec).plan(spec, progress)
 
 
 def down(spec_path: str | Path, *, progress: Progress | None = None, assume_yes: bool = False, purge_storage: bool = False) -> DownResult:

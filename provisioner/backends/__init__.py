@@ -19,9 +19,25 @@ def get_backend(spec: "ClusterSpecBase") -> "ClusterBackend":
         from provisioner.backends.local import LocalBackend
 
         return LocalBackend()
+    from provisioner.backends.cloud import CloudBackend
+
+    return CloudBackend(get_provisioner(spec.cloud))
+
+
+def get_provisioner(cloud: str):  # -> CloudProvisioner
+    """The cloud's provisioner; a missing SDK becomes a friendly MissingDependencyError."""
+    import importlib
+
     from provisioner.errors import RlcloudError
 
-    raise RlcloudError(
-        f"`up`/`down` for {spec.cloud} are not available yet in this version of rlcloud",
-        hint="`rlcloud render SPEC` prints the Ray cluster YAML for `ray up`",
-    )
+    module_name = {"aws": "provisioner.clouds.aws", "gcp": "provisioner.clouds.gcp", "azure": "provisioner.clouds.azure"}[cloud]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("provisioner.clouds"):
+            raise RlcloudError(
+                f"`up`/`down` for {cloud} are not available in this version of rlcloud",
+                hint="`rlcloud render SPEC` prints the Ray cluster YAML for `ray up`",
+            ) from None
+        raise
+    return module.provisioner()

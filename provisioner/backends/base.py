@@ -8,6 +8,7 @@ from typing import Protocol
 
 from provisioner.cluster.dashboard import DashboardEndpoint
 from provisioner.cluster.status import ClusterStatus
+from provisioner.plan import Plan
 from provisioner.progress import Progress
 from provisioner.spec.models import ClusterSpecBase
 
@@ -29,7 +30,9 @@ class DownResult:
 
 
 class ClusterBackend(Protocol):
-    def up(self, spec: ClusterSpecBase, *, progress: Progress, timeout_s: float, assume_yes: bool) -> UpResult: ...
+    def up(self, spec: ClusterSpecBase, *, progress: Progress, timeout_s: float, assume_yes: bool, provision_only: bool = False) -> UpResult: ...
+
+    def plan(self, spec: ClusterSpecBase, progress: Progress | None = None) -> Plan: ...
 
     def down(self, spec: ClusterSpecBase, *, progress: Progress, assume_yes: bool, purge_storage: bool) -> DownResult: ...
 

@@ -18,7 +18,8 @@ from provisioner.cluster.dashboard import DashboardEndpoint
 from provisioner.cluster.readiness import wait_until_ready
 from provisioner.cluster.status import ClusterStatus, build_status
 from provisioner.compile import CompileContext, LocalRefs, compile_cluster
-from provisioner.errors import ClusterError
+from provisioner.errors import ClusterError, UsageError
+from provisioner.plan import Plan
 from provisioner.local.head import allocate_runtime, cluster_temp_dir, head_launch, start_head
 from provisioner.local.processes import find_cluster_processes, stop_cluster_processes
 from provisioner.progress import Progress
@@ -53,7 +54,21 @@ class LocalBackend:
         return spec.storage.checkpoint_uri or f"file://{naming.state_dir(spec.name) / 'checkpoints'}"
 
     # ------------------------------------------------------------------ up
-    def up(self, spec: ClusterSpecBase, *, progress: Progress, timeout_s: float = 300.0, assume_yes: bool = True) -> UpResult:
+    def plan(self, spec: ClusterSpecBase, progress: Progress | None = None) -> Plan:
+        """Nothing in any cloud: `up` starts Ray processes on this machine."""
+        return Plan(cluster=spec.name, cloud="local", resources=[], cost=None)
+
+    def up(
+        self,
+        spec: ClusterSpecBase,
+        *,
+        progress: Progress,
+        timeout_s: float = 300.0,
+        assume_yes: bool = True,
+        provision_only: bool = False,
+    ) -> UpResult:
+        if provision_only:
+            raise UsageError("--provision-only is for cloud clusters; a local cluster has nothing to provision")
         state_dir = naming.state_dir(spec.name)
         state = load_state(spec.name)
         if _running(state):

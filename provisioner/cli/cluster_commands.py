@@ -12,6 +12,7 @@ from provisioner.cli.spec_commands import SpecArg
 
 
 def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
     app.command("up")(up)
     app.command("down")(down)
     app.command("status")(status)
@@ -20,24 +21,43 @@ def register(app: typer.Typer) -> None:
 def up(
     spec: SpecArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before creating cloud resources.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the head and each group's min_nodes.")] = 600.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the head and each group's min_nodes.")] = 1200.0,
+    provision_only: Annotated[
+        bool, typer.Option("--provision-only", help="Cloud only: create the resources around Ray and write the Ray YAML, but do not run `ray up`.")
+    ] = False,
 ) -> None:
     """Bring the cluster in SPEC up and wait until every group has its min_nodes.
 
-    Idempotent: on a running cluster it changes nothing and says so (a changed worker
-    group is handed to the running autoscaler). `cloud: local` runs Ray's real autoscaler
-    with simulated nodes on this machine.
+    On a cloud it first shows the plan (resources, estimated $/hour) and asks; --yes skips
+    the question, and with no terminal and no --yes it refuses. Idempotent: on a running
+    cluster it changes nothing and says so (a changed worker group is handed to the
+    running autoscaler). `cloud: local` runs Ray's real autoscaler with simulated nodes
+    on this machine.
     """
     from provisioner import api
     from provisioner.progress import Progress
 
-    result = api.up(spec, progress=Progress.to_stream(), timeout_s=timeout, assume_yes=yes)
+    result = api.up(spec, progress=Progress.to_stream(), timeout_s=timeout, assume_yes=yes, provision_only=provision_only)
     (ok if result.changed else info)(result.message)
+    if provision_only:
+        return
     if result.dashboard:
         info(f"dashboard / Jobs API: {result.dashboard} (token auth: rlcloud commands send the cluster's token)")
     if result.status is not None:
         info(result.status.text())
     info(f"next: rlcloud submit {spec} -- python -m runtime.train --config examples/job.yaml")
+
+
+def plan(
+    spec: SpecArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what `up` would create, keep or update, and the cluster's estimated $/hour at
+    min and max size. Reads the cloud; changes nothing."""
+    from provisioner import api
+
+    result = api.plan(spec)
+    data(json.dumps(result.model_dump(mode="json"), indent=2) if as_json else result.text())
 
 
 def down(

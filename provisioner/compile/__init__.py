@@ -9,15 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from provisioner.compile.context import (
-    AwsRefs,
-    AzureRefs,
-    CompileContext,
-    GcpRefs,
-    LocalRefs,
-    is_pending,
-    pending,
-)
+from provisioner.compile.aws import AwsRefs
+from provisioner.compile.azure import AzureRefs
+from provisioner.compile.context import CompileContext, LocalRefs, is_pending, pending
+from provisioner.compile.gcp import GcpRefs
 from provisioner.spec.models import ClusterSpecBase
 
 __all__ = [

@@ -12,12 +12,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from provisioner import naming
 from provisioner.compile.common import base_config, node_type_entry
-from provisioner.compile.context import AzureRefs, CompileContext, pending
+from provisioner.compile.context import CompileContext, pending
 from provisioner.images import AZURE_CPU_IMAGE, AZURE_GPU_IMAGE, azure_image_parts
 from provisioner.spec.models import AzureClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
+
+
+class AzureRefs(BaseModel):
+    """Azure ids known only after provisioning."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resource_group: str | None = None
+    subnet_id: str | None = None
+    nsg_id: str | None = None
+    identity_id: str | None = None
+    identity_principal_id: str | None = None
+    ppg_id: str | None = None
 
 
 def resource_group(spec: AzureClusterSpec, refs: AzureRefs) -> str:

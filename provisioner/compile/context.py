@@ -48,40 +48,6 @@ class CompileContext(BaseModel):
         return self.state_dir / "ssh_key.pub"
 
 
-class AwsRefs(BaseModel):
-    """AWS ids known only after provisioning."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    security_group_id: str | None = None
-    subnet_id: str | None = None
-    instance_profile: str | None = Field(default=None, description="Instance profile ARN (or name).")
-    images: dict[str, str] = Field(default_factory=dict, description="Image as written in the spec ('' = default) -> AMI id.")
-    root_device_names: dict[str, str] = Field(default_factory=dict, description="AMI id -> root device name.")
-
-
-class GcpRefs(BaseModel):
-    """GCP facts known only after provisioning."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    service_account_email: str | None = None
-    ssh_public_key: str | None = Field(default=None, description="OpenSSH public key text for instance metadata.")
-
-
-class AzureRefs(BaseModel):
-    """Azure ids known only after provisioning."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    resource_group: str | None = None
-    subnet_id: str | None = None
-    nsg_id: str | None = None
-    identity_id: str | None = None
-    identity_principal_id: str | None = None
-    ppg_id: str | None = None
-
-
 class LocalRefs(BaseModel):
     """Ports of a local cluster, picked at `up` so two local clusters never collide."""
 

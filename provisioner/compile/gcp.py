@@ -11,12 +11,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from provisioner import naming
 from provisioner.compile.common import base_config, node_type_entry
-from provisioner.compile.context import CompileContext, GcpRefs, pending
+from provisioner.compile.context import CompileContext, pending
 from provisioner.images import GCP_CPU_IMAGE, GCP_GPU_IMAGE
 from provisioner.spec.models import GcpClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
+
+
+class GcpRefs(BaseModel):
+    """GCP facts known only after provisioning."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_account_email: str | None = None
+    ssh_public_key: str | None = Field(default=None, description="OpenSSH public key text for instance metadata.")
 
 
 def _labels(spec: GcpClusterSpec) -> dict[str, str]:
