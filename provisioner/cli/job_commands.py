@@ -39,6 +39,14 @@ def _split(args: list[str], address: str | None, wanted: int) -> tuple[Path | No
     return Path(args[0]), rest
 
 
+def _spec_and_job(args: list[str], address: str | None) -> tuple[Path | None, str]:
+    """`SPEC JOB`, or just `JOB` with --address."""
+    spec, rest = _split(args, address, wanted=1 if address is None else 0)
+    if len(rest) != 1:
+        raise UsageError("expected one JOB id")
+    return spec, rest[0]
+
+
 def _parse_env(pairs: list[str]) -> dict[str, str]:
     env = {}
     for pair in pairs:
@@ -128,10 +136,8 @@ def logs(
     """Print a job's logs."""
     from provisioner import api
 
-    spec, rest = _split(args, address, wanted=1 if address is None else 0)
-    if len(rest) != 1:
-        raise UsageError("expected one JOB id")
-    api.logs(spec, rest[0], follow=follow, address=address, token_file=token_file)
+    spec, job_id = _spec_and_job(args, address)
+    api.logs(spec, job_id, follow=follow, address=address, token_file=token_file)
 
 
 def stop(
@@ -142,8 +148,6 @@ def stop(
     """Ask Ray to stop a job and wait until it has stopped."""
     from provisioner import api
 
-    spec, rest = _split(args, address, wanted=1 if address is None else 0)
-    if len(rest) != 1:
-        raise UsageError("expected one JOB id")
-    final = api.stop(spec, rest[0], address=address, token_file=token_file)
-    ok(f"job {rest[0]}: {final}")
+    spec, job_id = _spec_and_job(args, address)
+    final = api.stop(spec, job_id, address=address, token_file=token_file)
+    ok(f"job {job_id}: {final}")
