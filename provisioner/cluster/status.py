@@ -95,8 +95,12 @@ def _demand_shapes(report: dict[str, Any]) -> list[dict[str, float]]:
         shape, count = (entry[0], entry[1]) if isinstance(entry, list) else (entry, 1)
         shapes.extend([{k: float(v) for k, v in shape.items()}] * int(count))
     for entry in report.get("pgDemand") or []:
-        shape, count = (entry[0], entry[1]) if isinstance(entry, list) else (entry, 1)
-        shapes.extend([{k: float(v) for k, v in shape.items() if not k.startswith("bundle_group")}] * int(count))
+        # A pending placement group: {"strategy": ..., "bundles": [[shape, n], ...]} x count
+        # (the shape Ray's own `format_pg` reads).
+        group, count = (entry[0], entry[1]) if isinstance(entry, list) else (entry, 1)
+        for bundle in group.get("bundles", []):
+            shape, per_group = (bundle[0], bundle[1]) if isinstance(bundle, list) else (bundle, 1)
+            shapes.extend([{k: float(v) for k, v in shape.items()}] * int(count) * int(per_group))
     return shapes
 
 

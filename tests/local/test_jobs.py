@@ -147,3 +147,25 @@ def test_jobs_api_through_an_ssh_tunnel(local_cluster: LocalCluster, tmp_path: P
     argv = json.loads(record.read_text().splitlines()[0])
     assert argv[argv.index("-L") + 1] == f"127.0.0.1:{spec.local_port}:127.0.0.1:{state.local.dashboard_port}"
     assert argv[-1] == "ubuntu@127.0.0.1" and "-N" in argv and "BatchMode=yes" in argv
+
+
+def test_status_shows_pending_demand_the_cluster_cannot_meet(local_cluster: LocalCluster) -> None:
+    # 5 sampler bundles but the group allows at most 4 nodes: one bundle shape stays pending.
+    name = f"too-big-{os.getpid()}"
+    result = run_cli(
+        "submit", str(local_cluster.spec), "--working-dir", str(REPO), "--no-follow", "--name", name,
+        "--", "python", "examples/placement_probe.py", "--samplers", "5", "--timeout", "120",
+    )
+    assert result.code == 0
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            status = api.status(local_cluster.spec)
+            if status.pending_demand:
+                break
+            assert time.monotonic() < deadline, status.text()
+            time.sleep(1)
+        assert any(shape.get("GPU") == 1.0 for shape in status.pending_demand)
+        assert "pending demand:" in run_cli("status", str(local_cluster.spec)).out
+    finally:
+        run_cli("stop", str(local_cluster.spec), name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,28 @@ def test_down_leaves_no_process_and_keeps_checkpoints(tmp_path: Path) -> None:
     # And it comes back.
     assert api.up(spec, timeout_s=120).changed
     api.down(spec)
+
+
+def test_idle_simulated_nodes_are_removed(tmp_path: Path) -> None:
+    """The autoscaler adds sampler nodes for a job and removes them once idle."""
+    spec = tmp_path / "elastic.yaml"
+    spec.write_text(
+        "name: t-elastic\ncloud: local\nhead:\n  cpus: 1\nnode_groups:\n  sampler:\n"
+        "    accelerators: L4:1\n    max_nodes: 2\nray:\n  idle_timeout_minutes: 0.1\n"
+    )
+    api.up(spec, timeout_s=120)
+    try:
+        job = (
+            "import ray; from ray.util.placement_group import placement_group; ray.init(); "
+            "pg = placement_group([{'CPU': 1, 'GPU': 1}] * 2, strategy='SPREAD'); "
+            "assert pg.wait(timeout_seconds=90); print('both samplers placed')"
+        )
+        result = run_cli("submit", str(spec), "--working-dir", str(tmp_path), "--", "python", "-c", job)
+        assert result.code == 0 and "both samplers placed" in result.out
+        assert api.status(spec).group("sampler").active == 2
+        deadline = time.monotonic() + 90
+        while api.status(spec).group("sampler").active:
+            assert time.monotonic() < deadline, "idle sampler nodes were never removed"
+            time.sleep(1)
+    finally:
+        api.down(spec)
