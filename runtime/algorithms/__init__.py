@@ -1,0 +1,1 @@
+"""The math of the update: log-probabilities under constrained decoding, advantages, loss."""

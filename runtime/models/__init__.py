@@ -1,0 +1,1 @@
+"""Models: the registry of aliases, the built-in `tiny` model, tokenizers, HF export."""

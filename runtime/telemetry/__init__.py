@@ -1,0 +1,1 @@
+"""Telemetry: the learner -> driver channel, the per-step line, TensorBoard and W&B sinks."""
