@@ -60,6 +60,19 @@ def aws_instance_profile(cluster: str) -> str:
     return f"rlcloud-{cluster}-node"
 
 
+# The head gets a role of its own: it alone may launch / terminate the cluster's instances,
+# while worker nodes (which run sampler and verification code) may only use checkpoints.
+def aws_head_role(cluster: str) -> str:
+    return f"rlcloud-{cluster}-head"
+
+
+def aws_head_instance_profile(cluster: str) -> str:
+    return f"rlcloud-{cluster}-head"
+
+
+AWS_NODE_POLICY_NAME = "rlcloud-node"  # the one inline policy of each node role
+
+
 def aws_default_bucket(cluster: str, account_id: str) -> str:
     return f"rlcloud-{cluster}-{account_id}"  # <= 53 chars; S3 allows 63
 
@@ -75,6 +88,30 @@ def gcp_firewall_internal(cluster: str) -> str:
 
 def gcp_firewall_ssh(cluster: str) -> str:
     return f"rlcloud-{cluster}-ssh"
+
+
+def gcp_firewall_deny(cluster: str) -> str:
+    """Denies every other ingress to the cluster's tag (overrides e.g. the default VPC's
+    default-allow-ssh from 0.0.0.0/0, which would otherwise make ssh_cidrs meaningless)."""
+    return f"rlcloud-{cluster}-deny"
+
+
+def gcp_firewall_rules(cluster: str) -> tuple[str, str, str]:
+    """Every firewall rule rlcloud creates for a cluster, in creation order."""
+    return gcp_firewall_internal(cluster), gcp_firewall_ssh(cluster), gcp_firewall_deny(cluster)
+
+
+def gcp_managed_marker(cluster: str) -> str:
+    """Written into the description of GCP resources that have no labels (firewall rules,
+    resource policies, service accounts), so `down` recognises them without the state file.
+    The brackets keep cluster `a` from matching cluster `a-b`."""
+    return f"[{TAG_KEY}={cluster}]"
+
+
+def gcp_ray_instance_pattern(cluster: str) -> str:
+    """RE2/Python regex of the instance names Ray's GCP provider gives this cluster's nodes
+    (`ray-<cluster>-head-<8 hex>-compute`), for sweeping instances that lost their labels."""
+    return f"ray-{cluster}-(head|worker)-[0-9a-f]{{8}}-compute"
 
 
 def gcp_placement_policy(cluster: str) -> str:
@@ -116,3 +153,33 @@ def azure_ppg(cluster: str) -> str:
 
 def azure_identity(cluster: str) -> str:
     return f"rlcloud-{cluster}-identity"
+
+
+def azure_tags(cluster: str) -> dict[str, str]:
+    """Tags on every Azure resource rlcloud creates (and, through the node config, on Ray's VMs)."""
+    return {TAG_KEY: cluster, MANAGED_TAG_KEY: "true"}
+
+
+def azure_unique_id(cluster: str, resource_group: str) -> str:
+    """Ray's `provider.unique_id`: part of every VM / NIC / IP / disk name Ray's provider makes."""
+    return _short_hash(f"{resource_group}/{cluster}", 4)
+
+
+def azure_ray_name_prefixes(cluster: str, unique_id: str) -> tuple[str, ...]:
+    """Name prefixes of the VMs Ray launches for the cluster (and of their NICs, IPs, OS disks):
+    Ray names them `<ray-node-name>-<unique_id>-<random>`, node names being ray-<cluster>-head/-worker."""
+    return (f"ray-{cluster}-head-{unique_id}-", f"ray-{cluster}-worker-{unique_id}-")
+
+
+def azure_role_definition_name(cluster: str, scope: str) -> str:
+    """Custom role names are unique per Azure AD tenant, so the scope (subscription + resource
+    group) is folded in: two subscriptions may each have a cluster with the same name."""
+    return f"rlcloud-{cluster}-autoscaler-{_short_hash(scope.lower())}"
+
+
+def azure_guid(kind: str, scope: str, cluster: str) -> str:
+    """Deterministic GUID names (role definitions and assignments must be GUIDs), so a re-run
+    of `up` finds what the last run made instead of making another."""
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rlcloud:{kind}:{scope.lower()}:{cluster}"))

@@ -30,9 +30,18 @@ class AwsRefs(BaseModel):
 
     security_group_id: str | None = None
     subnet_id: str | None = None
-    instance_profile: str | None = Field(default=None, description="Instance profile ARN (or name).")
+    instance_profile: str | None = Field(
+        default=None, description="Instance profile ARN (or name) of the workers; of the head too unless head_instance_profile is set."
+    )
+    head_instance_profile: str | None = Field(
+        default=None, description="Instance profile ARN of the head (the only node allowed to launch and terminate instances)."
+    )
     images: dict[str, str] = Field(default_factory=dict, description="Image as written in the spec ('' = default) -> AMI id.")
     root_device_names: dict[str, str] = Field(default_factory=dict, description="AMI id -> root device name.")
+    network_cards: dict[str, int] = Field(
+        default_factory=dict,
+        description="EFA instance type -> network cards, as DescribeInstanceTypes reports at `up` (overrides the catalog snapshot).",
+    )
 
 
 DEFAULT_ROOT_DEVICE = "/dev/sda1"  # Ubuntu AMIs, the DLAMI included
@@ -49,9 +58,10 @@ def _image(node: ResolvedNode, refs: AwsRefs) -> str:
     return refs.images.get(written) or pending(f"ami:{written or AWS_DEFAULT_IMAGE}")
 
 
-def _network_interfaces(node: ResolvedNode, subnet: str, sg: str) -> list[dict[str, Any]]:
+def _network_interfaces(node: ResolvedNode, subnet: str, sg: str, refs: AwsRefs) -> list[dict[str, Any]]:
     """One EFA interface per network card, all in one subnet; card 0 is the primary (device 0)."""
     assert node.instance is not None
+    cards = refs.network_cards.get(node.instance.name, node.instance.max_network_cards)
     return [
         {
             "NetworkCardIndex": card,
@@ -61,8 +71,23 @@ def _network_interfaces(node: ResolvedNode, subnet: str, sg: str) -> list[dict[s
             "Groups": [sg],
             "DeleteOnTermination": True,
         }
-        for card in range(node.instance.max_network_cards)
+        for card in range(cards)
     ]
+
+
+def _instance_profile(spec: AwsClusterSpec, node: ResolvedNode, refs: AwsRefs) -> str:
+    """The user's profile on every node; else the head's own profile on the head, the workers' elsewhere."""
+    if spec.identity.instance_profile:
+        return refs.instance_profile or spec.identity.instance_profile
+    if node.is_head:
+        return refs.head_instance_profile or refs.instance_profile or naming.aws_head_instance_profile(spec.name)
+    return refs.instance_profile or naming.aws_instance_profile(spec.name)
+
+
+def use_internal_ips(spec: AwsClusterSpec, nodes: list[ResolvedNode] | None = None) -> bool:
+    """Instances with several network interfaces get no public IP (an AWS rule), so EFA
+    clusters are reached on private IPs."""
+    return spec.network.use_internal_ips or any(n.fast_networking for n in (nodes if nodes is not None else resolve_nodes(spec)))
 
 
 def node_config(spec: AwsClusterSpec, node: ResolvedNode, refs: AwsRefs) -> dict[str, Any]:
@@ -70,7 +95,7 @@ def node_config(spec: AwsClusterSpec, node: ResolvedNode, refs: AwsRefs) -> dict
     image = _image(node, refs)
     subnet = refs.subnet_id or spec.network.subnet_id or pending("subnet_id")
     sg = spec.network.security_group_id or refs.security_group_id or pending("security_group_id")
-    profile = refs.instance_profile or spec.identity.instance_profile or naming.aws_instance_profile(spec.name)
+    profile = _instance_profile(spec, node, refs)
     tags = _tags(spec)
     config: dict[str, Any] = {
         "InstanceType": node.instance.name,
@@ -100,13 +125,15 @@ def node_config(spec: AwsClusterSpec, node: ResolvedNode, refs: AwsRefs) -> dict
     }
     if node.fast_networking:
         # Ray refuses SubnetIds / SecurityGroupIds next to NetworkInterfaces.
-        config["NetworkInterfaces"] = _network_interfaces(node, subnet, sg)
+        config["NetworkInterfaces"] = _network_interfaces(node, subnet, sg, refs)
     else:
         config["SubnetIds"] = [subnet]
         config["SecurityGroupIds"] = [sg]
     if node.placement:
         config["Placement"] = {"GroupName": naming.aws_placement_group(spec.name)}
     if node.spot:
+        # Tagged too, so the sweep after `ray down` can cancel a request still open.
+        config["TagSpecifications"].append({"ResourceType": "spot-instances-request", "Tags": tags})
         config["InstanceMarketOptions"] = {
             "MarketType": "spot",
             "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
@@ -118,15 +145,12 @@ def compile_aws(spec: AwsClusterSpec, ctx: CompileContext, refs: AwsRefs | None 
     refs = refs or AwsRefs()
     nodes = resolve_nodes(spec)
     config = base_config(spec, nodes, ctx)
-    efa = any(n.fast_networking for n in nodes)
     config["provider"] = {
         "type": "aws",
         "region": spec.region,
         "availability_zone": spec.zone,
         "cache_stopped_nodes": False,
-        # Instances with several network interfaces get no public IP (an AWS rule), so EFA
-        # clusters are reached on private IPs.
-        "use_internal_ips": spec.network.use_internal_ips or efa,
+        "use_internal_ips": use_internal_ips(spec, nodes),
     }
     config["auth"] = {"ssh_user": spec.ssh_user, "ssh_private_key": str(ctx.ssh_private_key)}
     for node in nodes:
