@@ -1,0 +1,142 @@
+"""What an Azure cluster consists of, decided from the spec alone: names, ids, tags, ownership.
+
+Azure resource ids are deterministic (subscription + resource group + type + name), so the
+plan, `up`, `down` and the compiler all derive the same ids from the spec; nothing here calls
+Azure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from provisioner import naming
+from provisioner.spec.models import AzureClusterSpec
+from provisioner.spec.resolve import resolve_nodes
+
+NETWORK = "Microsoft.Network"
+COMPUTE = "Microsoft.Compute"
+MSI = "Microsoft.ManagedIdentity"
+AUTHZ = "Microsoft.Authorization"
+
+
+@dataclass(frozen=True)
+class AzureLayout:
+    cluster: str
+    subscription_id: str
+    location: str
+    zone: str | None
+    resource_group: str
+    owns_resource_group: bool  # rlcloud names and creates it (spec.resource_group unset)
+    vnet: str
+    subnet: str
+    owns_vnet: bool  # False when the spec names an existing VNet / subnet
+    address_space: str
+    nsg: str
+    ppg: str | None  # None when no node group asks for placement
+    identity: str | None  # None when the spec brings its own identity
+    user_identity_id: str | None
+    use_internal_ips: bool
+
+    @classmethod
+    def from_spec(cls, spec: AzureClusterSpec) -> "AzureLayout":
+        wants_ppg = any(node.placement for node in resolve_nodes(spec))
+        net = spec.network
+        return cls(
+            cluster=spec.name,
+            subscription_id=spec.subscription_id,
+            location=spec.region,
+            zone=spec.zone,
+            resource_group=spec.resource_group or naming.azure_resource_group(spec.name),
+            owns_resource_group=spec.resource_group is None,
+            vnet=net.vnet or naming.azure_vnet(spec.name),
+            subnet=net.subnet or naming.azure_subnet(spec.name),
+            owns_vnet=net.vnet is None,
+            address_space=net.address_space,
+            nsg=naming.azure_nsg(spec.name),
+            ppg=naming.azure_ppg(spec.name) if wants_ppg else None,
+            identity=None if spec.identity.managed_identity else naming.azure_identity(spec.name),
+            user_identity_id=spec.identity.managed_identity,
+            use_internal_ips=net.use_internal_ips,
+        )
+
+    # ------------------------------------------------------------------ ids
+    @property
+    def subscription_scope(self) -> str:
+        return f"/subscriptions/{self.subscription_id}"
+
+    @property
+    def rg_id(self) -> str:
+        return f"{self.subscription_scope}/resourceGroups/{self.resource_group}"
+
+    def resource_id(self, provider: str, kind: str, name: str) -> str:
+        return f"{self.rg_id}/providers/{provider}/{kind}/{name}"
+
+    @property
+    def nsg_id(self) -> str:
+        return self.resource_id(NETWORK, "networkSecurityGroups", self.nsg)
+
+    @property
+    def vnet_id(self) -> str:
+        return self.resource_id(NETWORK, "virtualNetworks", self.vnet)
+
+    @property
+    def subnet_id(self) -> str:
+        return f"{self.vnet_id}/subnets/{self.subnet}"
+
+    @property
+    def ppg_id(self) -> str | None:
+        return self.resource_id(COMPUTE, "proximityPlacementGroups", self.ppg) if self.ppg else None
+
+    @property
+    def identity_id(self) -> str:
+        if self.user_identity_id:
+            return self.user_identity_id
+        assert self.identity is not None
+        return self.resource_id(MSI, "userAssignedIdentities", self.identity)
+
+    # ------------------------------------------------------------------ RBAC
+    @property
+    def role_name(self) -> str:
+        return naming.azure_role_definition_name(self.cluster, self.rg_id)
+
+    @property
+    def role_definition_guid(self) -> str:
+        return naming.azure_guid("role-definition", self.rg_id, self.cluster)
+
+    @property
+    def role_definition_id(self) -> str:
+        # Custom roles live under the subscription; their assignable scope is the group.
+        return f"{self.subscription_scope}/providers/{AUTHZ}/roleDefinitions/{self.role_definition_guid}"
+
+    @property
+    def role_assignment_guid(self) -> str:
+        return naming.azure_guid("role-assignment", self.rg_id, self.cluster)
+
+    @property
+    def role_assignment_id(self) -> str:
+        return f"{self.rg_id}/providers/{AUTHZ}/roleAssignments/{self.role_assignment_guid}"
+
+    # ------------------------------------------------------------------ ownership
+    @property
+    def tags(self) -> dict[str, str]:
+        return naming.azure_tags(self.cluster)
+
+    @property
+    def unique_id(self) -> str:
+        return naming.azure_unique_id(self.cluster, self.resource_group)
+
+    def is_ours(self, resource: Mapping[str, Any]) -> bool:
+        """Created by rlcloud for this cluster: both tags, or a Ray-launched VM's own names."""
+        tags = resource.get("tags") or {}
+        if tags.get(naming.TAG_KEY) == self.cluster and tags.get(naming.MANAGED_TAG_KEY) == "true":
+            return True
+        name = str(resource.get("name") or "")
+        kind = str(resource.get("type") or "").lower()
+        ray_made = kind in {
+            "microsoft.compute/virtualmachines",
+            "microsoft.compute/disks",
+            "microsoft.network/networkinterfaces",
+            "microsoft.network/publicipaddresses",
+        }
+        return ray_made and name.startswith(naming.azure_ray_name_prefixes(self.cluster, self.unique_id))
