@@ -21,6 +21,7 @@ def provisioner() -> "CloudProvisioner":
         import botocore  # noqa: F401
     except ImportError:
         raise MissingDependencyError("boto3", "aws") from None
-    from provisioner.clouds.aws.provisioner import AwsProvisioner
+    # (not named provisioner.py: importing that submodule would shadow this function)
+    from provisioner.clouds.aws.lifecycle import AwsProvisioner
 
     return AwsProvisioner()

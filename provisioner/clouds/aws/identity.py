@@ -115,14 +115,15 @@ def ensure_role(iam: Any, cluster: str, ident: NodeIdentity, found: Inspection, 
 
 
 def ensure_profile(iam: Any, cluster: str, ident: NodeIdentity, found: Inspection, record: Recorder) -> tuple[str, bool]:
-    """Create the profile and put the role in it; return (profile ARN, whether anything changed)."""
+    """Create the profile and put the role in it; return (profile ARN, whether anything changed).
+    A profile created here is recorded as not yet launchable (EC2 may not know it yet)."""
     profile = found.current
     changed = False
     with aws_errors(f"creating instance profile {ident.profile_name}"):
         if profile is None:
             profile = iam.create_instance_profile(InstanceProfileName=ident.profile_name, Tags=tags.cluster_tags(cluster))["InstanceProfile"]
+            record(CloudResource(kind=INSTANCE_PROFILE, id=ident.profile_name, extra={"role": ident.role, "launchable": False}))
             changed = True
-        record(CloudResource(kind=INSTANCE_PROFILE, id=ident.profile_name, extra={"role": ident.role}))
         roles = [r["RoleName"] for r in profile.get("Roles", [])]
         for other in roles:
             if other != ident.role_name:

@@ -20,7 +20,7 @@ from provisioner.clouds.aws import bucket, identity, keypair, placement, securit
 from provisioner.clouds.aws.errors import aws_errors
 from provisioner.clouds.aws.identity import UNKNOWN, NodeIdentity
 from provisioner.clouds.aws.images import Image, resolve_images
-from provisioner.clouds.aws.inspection import BUCKET, Inspection
+from provisioner.clouds.aws.inspection import BUCKET, INSTANCE_PROFILE, Inspection
 from provisioner.clouds.aws.instance_types import check_node_types
 from provisioner.clouds.aws.inventory import Found, discover, head_instance
 from provisioner.clouds.aws.network import Network, check_user_security_group, resolve_network
@@ -190,7 +190,7 @@ class AwsProvisioner:
             _announce(progress, found)
             placement.ensure(aws.ec2, spec.name, found, record)
 
-        fresh_profiles = self._ensure_identities(aws, spec, survey, refs, record, progress)
+        pending_profiles = self._ensure_identities(ctx, aws, survey, refs, record)
 
         ckpt = checkpoints(spec)
         if ckpt is not None:
@@ -200,38 +200,48 @@ class AwsProvisioner:
             _announce(progress, found)
             bucket.ensure(aws.s3, spec.name, ckpt.bucket, spec.region, partition, found, record)
 
-        if fresh_profiles:
-            progress.step("waiting until EC2 accepts the new instance profiles (dry-run launch of the head)")
-            head = survey.nodes[0]
-            waited = wait_until_launchable(aws.ec2, launch_request(node_config(spec, head, refs)), fresh_profiles, progress)
-            progress.step(f"instance profiles usable after {waited:.1f}s")
+        if pending_profiles:
+            self._wait_launchable(ctx, aws, survey, refs, pending_profiles, record)
         return refs
 
     def _ensure_identities(
-        self, aws: AwsSession, spec: AwsClusterSpec, survey: Survey, refs: AwsRefs, record: Any, progress: Any
+        self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, record: Any
     ) -> list[str]:
-        """Set refs' instance profiles; return the ARNs of profiles that changed (to wait for)."""
+        """Set refs' instance profiles; return the ARNs of profiles EC2 may not know yet."""
+        spec = self._spec(ctx)
         if spec.identity.instance_profile:
             refs.instance_profile = identity.user_profile_arn(aws.iam, spec.identity.instance_profile)
             return []
         self._identity(aws)
         policies = self._policies(aws, spec, survey, refs.security_group_id)
-        fresh: list[str] = []
+        pending: list[str] = []
         for ident in node_identities(spec.name):
             role_found = identity.inspect_role(aws.iam, spec.name, ident, policies[ident.role])
-            _announce(progress, role_found)
-            _, role_changed = identity.ensure_role(aws.iam, spec.name, ident, role_found, policies[ident.role], record)
+            _announce(ctx.progress, role_found)
+            identity.ensure_role(aws.iam, spec.name, ident, role_found, policies[ident.role], record)
             profile_found = identity.inspect_profile(aws.iam, spec.name, ident)
-            _announce(progress, profile_found)
-            arn, profile_changed = identity.ensure_profile(aws.iam, spec.name, ident, profile_found, record)
-            if role_found.action == "create" or profile_changed:
+            _announce(ctx.progress, profile_found)
+            # Not launchable yet: created or changed now, or by an `up` that stopped before
+            # EC2 accepted it.
+            earlier = next((r for r in ctx.state.resources if r.kind == INSTANCE_PROFILE and r.id == ident.profile_name), None)
+            arn, changed = identity.ensure_profile(aws.iam, spec.name, ident, profile_found, record)
+            if role_found.action == "create" or changed or (earlier is not None and earlier.extra.get("launchable") is False):
                 identity.wait_until_visible(aws.iam, ident)
-                fresh.append(arn)
+                pending.append(arn)
+            record(CloudResource(kind=INSTANCE_PROFILE, id=ident.profile_name, extra={"role": ident.role, "launchable": arn not in pending}))
             if ident.role == "head":
                 refs.head_instance_profile = arn
             else:
                 refs.instance_profile = arn
-        return fresh
+        return pending
+
+    def _wait_launchable(self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, pending: list[str], record: Any) -> None:
+        spec = self._spec(ctx)
+        ctx.progress.step("waiting until EC2 accepts the new instance profiles (dry-run launch of the head)")
+        waited = wait_until_launchable(aws.ec2, launch_request(node_config(spec, survey.nodes[0], refs)), pending, ctx.progress)
+        ctx.progress.step(f"instance profiles usable after {waited:.1f}s")
+        for r in [r for r in ctx.state.resources if r.kind == INSTANCE_PROFILE]:
+            record(CloudResource(kind=INSTANCE_PROFILE, id=r.id, region=r.region, extra={**r.extra, "launchable": True}))
 
     # ------------------------------------------------------------------ down
     def _found(self, aws: AwsSession, ctx: ProvisionContext) -> list[Found]:
