@@ -35,6 +35,11 @@ def aws_image_is_valid(image: str) -> bool:
 GCP_GPU_IMAGE = "projects/deeplearning-platform-release/global/images/family/common-cu128-ubuntu-2204-nvidia-570"
 GCP_CPU_IMAGE = "projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts"
 
+
+def gcp_node_image(image: str | None, has_gpu: bool) -> str:
+    """The boot image of a GCP node type: the spec's, else the GPU or CPU default."""
+    return image or (GCP_GPU_IMAGE if has_gpu else GCP_CPU_IMAGE)
+
 # Azure: publisher:offer:sku:version. The Ubuntu HPC image has the NVIDIA driver, CUDA and
 # the InfiniBand stack ND-series VMs use; the plain Ubuntu image serves CPU heads.
 AZURE_GPU_IMAGE = "microsoft-dsvm:ubuntu-hpc:2204:latest"

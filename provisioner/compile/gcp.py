@@ -2,13 +2,19 @@
 
 Node configs name everything explicitly (network + tag the firewall rules target, gVNIC,
 compact placement policy, service account, per-instance SSH key) so nothing depends on the
-project's default VPC rules or project-wide SSH metadata. Ray's stock GCP bootstrap also
-creates its own service account with project-wide roles/compute.admin whatever the config
-says; the GCP provisioner (issue 6) runs the cluster through a provider that skips that step.
+project's default VPC rules or project-wide SSH metadata.
+
+Ray's stock GCP bootstrap creates its own service account with project-wide roles/compute.admin
+whatever the config says (and puts it on the head). So the config names rlcloud's thin
+subclass of Ray's GCP provider (`provider.type: external`), which runs Ray's bootstrap minus
+that step. The head's autoscaler loads the same class: the one-file module is shipped with
+`file_mounts` into a directory on the head's PYTHONPATH (as a PEP 420 namespace path, so
+the rest of rlcloud need not be installed there).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from provisioner import naming
 from provisioner.compile.common import base_config, node_type_entry
 from provisioner.compile.context import CompileContext, pending
-from provisioner.images import GCP_CPU_IMAGE, GCP_GPU_IMAGE
+from provisioner.images import gcp_node_image
 from provisioner.spec.models import GcpClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 
@@ -28,6 +34,40 @@ class GcpRefs(BaseModel):
 
     service_account_email: str | None = None
     ssh_public_key: str | None = Field(default=None, description="OpenSSH public key text for instance metadata.")
+    images_without_gvnic: list[str] = Field(
+        default_factory=list,
+        description="Boot images `up` found lacking the GVNIC guest OS feature: their VMs keep the default NIC.",
+    )
+
+
+# Ray loads the node provider by this dotted path, on the operator's machine and on the head.
+NODE_PROVIDER_MODULE = "provisioner.clouds.gcp.node_provider"
+NODE_PROVIDER_CLASS = f"{NODE_PROVIDER_MODULE}.RlcloudGcpNodeProvider"
+# On the head: a directory added to `ray start`'s PYTHONPATH, holding only that module.
+REMOTE_PYTHON_DIR = "~/.rlcloud/python"
+_REMOTE_PYTHON_DIR_SHELL = "$HOME/.rlcloud/python"
+# Ray's GCP provider talks to Compute Engine through google-api-python-client, which Deep
+# Learning VM and Ubuntu images lack; the version rlcloud is tested with.
+HEAD_PIP_PACKAGES = ("google-api-python-client==2.202.0",)
+
+
+def node_provider_source() -> str:
+    """Local path of the node provider module (found without importing it: it imports Ray)."""
+    found = importlib.util.find_spec(NODE_PROVIDER_MODULE)
+    assert found is not None and found.origin, NODE_PROVIDER_MODULE
+    return found.origin
+
+
+def ship_node_provider(config: dict[str, Any]) -> None:
+    """Make the head's autoscaler able to import the provider: the module file, the client
+    library it needs, and the module's directory on `ray start`'s PYTHONPATH (the autoscaler
+    is a child of `ray start`)."""
+    remote = f"{REMOTE_PYTHON_DIR}/{NODE_PROVIDER_MODULE.replace('.', '/')}.py"
+    config["file_mounts"][remote] = node_provider_source()
+    install = "python3 -m pip install --quiet " + " ".join(f'"{p}"' for p in HEAD_PIP_PACKAGES)
+    config["head_setup_commands"] = [install, *config["head_setup_commands"]]
+    export = f"export PYTHONPATH={_REMOTE_PYTHON_DIR_SHELL}${{PYTHONPATH:+:$PYTHONPATH}};"
+    config["head_start_ray_commands"] = [f"{export} {c}" if "ray start" in c else c for c in config["head_start_ray_commands"]]
 
 
 def _labels(spec: GcpClusterSpec) -> dict[str, str]:
@@ -37,13 +77,13 @@ def _labels(spec: GcpClusterSpec) -> dict[str, str]:
 def node_config(spec: GcpClusterSpec, node: ResolvedNode, refs: GcpRefs) -> dict[str, Any]:
     inst = node.instance
     assert inst is not None
-    image = node.image or (GCP_GPU_IMAGE if inst.has_gpu else GCP_CPU_IMAGE)
+    image = gcp_node_image(node.image, inst.has_gpu)
     interface: dict[str, Any] = {"network": f"projects/{spec.project}/global/networks/{spec.network.network}"}
     if spec.network.subnetwork:
         interface["subnetwork"] = f"projects/{spec.project}/regions/{spec.region}/subnetworks/{spec.network.subnetwork}"
     if not spec.network.use_internal_ips:
         interface["accessConfigs"] = [{"name": "External NAT", "type": "ONE_TO_ONE_NAT"}]
-    if node.fast_networking:
+    if node.fast_networking and image not in refs.images_without_gvnic:
         interface["nicType"] = "GVNIC"
     email = refs.service_account_email or spec.identity.service_account or naming.gcp_service_account_email(spec.name, spec.project)
     ssh_key = refs.ssh_public_key or pending("ssh_public_key")
@@ -79,7 +119,8 @@ def node_config(spec: GcpClusterSpec, node: ResolvedNode, refs: GcpRefs) -> dict
         config["guestAccelerators"] = [
             {"acceleratorType": f"projects/{spec.project}/zones/{spec.zone}/acceleratorTypes/{inst.gce_accelerator_type}", "acceleratorCount": inst.gpu_count}
         ]
-        # GPU VMs cannot live-migrate.
+    if inst.has_gpu or node.placement:
+        # GPU VMs cannot live-migrate, and several series refuse it in a compact placement policy.
         scheduling["onHostMaintenance"] = "TERMINATE"
     if node.spot:
         scheduling.update({"provisioningModel": "SPOT", "instanceTerminationAction": "DELETE", "automaticRestart": False})
@@ -97,7 +138,8 @@ def compile_gcp(spec: GcpClusterSpec, ctx: CompileContext, refs: GcpRefs | None 
     nodes = resolve_nodes(spec)
     config = base_config(spec, nodes, ctx)
     config["provider"] = {
-        "type": "gcp",
+        "type": "external",
+        "module": NODE_PROVIDER_CLASS,
         "region": spec.region,
         "availability_zone": spec.zone,
         "project_id": spec.project,
@@ -105,6 +147,7 @@ def compile_gcp(spec: GcpClusterSpec, ctx: CompileContext, refs: GcpRefs | None 
         "use_internal_ips": spec.network.use_internal_ips,
     }
     config["auth"] = {"ssh_user": spec.ssh_user, "ssh_private_key": str(ctx.ssh_private_key)}
+    ship_node_provider(config)
     for node in nodes:
         config["available_node_types"][node.ray_name] = node_type_entry(node, node_config(spec, node, refs))
     return config

@@ -542,6 +542,21 @@ class AwsIdentity(SpecModel):
     ] = None
 
 
+# Roles a node identity must never hold: basic roles, service-wide admins (any roles/*.admin,
+# e.g. compute.admin, which is what Ray's own GCP bootstrap grants) and roles that hand out
+# further privileges.
+GCP_ROLE_RE = re.compile(r"^(roles/[A-Za-z0-9_.]+|(projects/[a-z][-a-z0-9]{4,28}[a-z0-9]|organizations/[0-9]+)/roles/[A-Za-z0-9_.]+)$")
+GCP_FORBIDDEN_ROLES = {
+    "roles/owner",
+    "roles/editor",
+    "roles/iam.securityAdmin",
+    "roles/iam.serviceAccountAdmin",
+    "roles/iam.serviceAccountKeyAdmin",
+    "roles/iam.serviceAccountTokenCreator",
+    "roles/resourcemanager.projectIamAdmin",
+}
+
+
 class GcpIdentity(SpecModel):
     """The service account nodes run as."""
 
@@ -557,6 +572,34 @@ class GcpIdentity(SpecModel):
         list[str],
         Field(description="OAuth scopes on the VMs; IAM roles, not scopes, are what limit access."),
     ] = ["https://www.googleapis.com/auth/cloud-platform"]
+    autoscaler_role: Annotated[
+        str,
+        Field(
+            description="Role granted on the project to the service account rlcloud creates, so the head's "
+            "autoscaler can create, label and delete worker VMs (it also gets iam.serviceAccountUser on "
+            "that account only, to attach it to the workers). A custom role (projects/P/roles/NAME) "
+            "with fewer permissions works too. Ignored with `service_account`: rlcloud changes no bindings then.",
+        ),
+    ] = "roles/compute.instanceAdmin.v1"
+    checkpoint_role: Annotated[
+        str,
+        Field(
+            description="Role granted on the gs:// checkpoint bucket only (limited to the checkpoint prefix "
+            "when the bucket has uniform bucket-level access), so every node can write checkpoints.",
+        ),
+    ] = "roles/storage.objectUser"
+
+    @field_validator("autoscaler_role", "checkpoint_role")
+    @classmethod
+    def _no_admin_roles(cls, value: str) -> str:
+        if not GCP_ROLE_RE.match(value):
+            raise ValueError(f"{value!r} is not a role name like roles/compute.instanceAdmin.v1 or projects/P/roles/NAME")
+        if value in GCP_FORBIDDEN_ROLES or (value.startswith("roles/") and value.endswith(".admin")):
+            raise ValueError(
+                f"{value} is too broad for node VMs (anything on them could use it); "
+                "use a narrower predefined role or a custom role"
+            )
+        return value
 
 
 class AzureIdentity(SpecModel):

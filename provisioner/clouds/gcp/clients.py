@@ -1,0 +1,166 @@
+"""Every Google SDK client rlcloud uses, built in one place.
+
+Compute Engine goes through google-cloud-compute (REST transport). IAM service accounts and
+project IAM policies go through google-api-python-client's bundled discovery documents: the
+google-cloud-iam admin client speaks only gRPC, and one client library for both keeps policy
+handling in plain dicts. Storage goes through google-cloud-storage.
+
+Endpoints can be overridden from the environment (RLCLOUD_GCE_ENDPOINT, ...): that is how
+the tests drive these real clients against a local fake of the REST APIs. An overridden
+service gets anonymous credentials; every other one Application Default Credentials.
+SDKs are imported inside the functions that build clients, so `rlcloud --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import cached_property
+from typing import Any
+
+from provisioner.errors import CloudError, MissingDependencyError
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+# service -> environment variable holding a replacement endpoint (scheme://host:port).
+ENDPOINT_ENV = {
+    "compute": "RLCLOUD_GCE_ENDPOINT",
+    "iam": "RLCLOUD_IAM_ENDPOINT",
+    "crm": "RLCLOUD_CRM_ENDPOINT",
+    "storage": "RLCLOUD_GCS_ENDPOINT",
+}
+
+# importable module -> the pip package that provides it (all in the `gcp` extra).
+REQUIRED_MODULES = {
+    "google.cloud.compute_v1": "google-cloud-compute",
+    "google.cloud.storage": "google-cloud-storage",
+    "googleapiclient.discovery": "google-api-python-client",
+    "google.auth": "google-auth",
+}
+
+
+def require_sdks() -> None:
+    """Fail early with the package to install, without paying for the imports."""
+    for module, package in REQUIRED_MODULES.items():
+        try:
+            found = importlib.util.find_spec(module)
+        except ModuleNotFoundError:
+            found = None
+        if found is None:
+            raise MissingDependencyError(package, "gcp")
+
+
+def endpoint_override(service: str) -> str | None:
+    value = os.environ.get(ENDPOINT_ENV[service], "").strip()
+    return value.rstrip("/") or None
+
+
+def application_default_credentials() -> Any:
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _project = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+    except DefaultCredentialsError as exc:
+        raise CloudError(
+            f"no Google Cloud credentials found ({str(exc).splitlines()[0]})",
+            hint="run `gcloud auth application-default login`, or point GOOGLE_APPLICATION_CREDENTIALS at a service account key file",
+        ) from None
+    return credentials
+
+
+class GcpClients:
+    """Lazily built clients for one project; each is created on first use."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+        self._adc: Any = None
+
+    def credentials(self, service: str) -> Any:
+        if endpoint_override(service):
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials()
+        if self._adc is None:
+            self._adc = application_default_credentials()
+        return self._adc
+
+    # ------------------------------------------------------------------ Compute Engine
+    def _compute(self, client_class: Any) -> Any:
+        from google.api_core.client_options import ClientOptions
+
+        endpoint = endpoint_override("compute")
+        options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+        return client_class(credentials=self.credentials("compute"), client_options=options, transport="rest")
+
+    @cached_property
+    def firewalls(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.FirewallsClient)
+
+    @cached_property
+    def resource_policies(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.ResourcePoliciesClient)
+
+    @cached_property
+    def instances(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.InstancesClient)
+
+    @cached_property
+    def networks(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.NetworksClient)
+
+    @cached_property
+    def subnetworks(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.SubnetworksClient)
+
+    @cached_property
+    def images(self) -> Any:
+        from google.cloud import compute_v1
+
+        return self._compute(compute_v1.ImagesClient)
+
+    # ------------------------------------------------------------------ IAM, Resource Manager
+    def _discovery(self, service: str, name: str, version: str) -> Any:
+        from googleapiclient import discovery
+
+        endpoint = endpoint_override(service)
+        return discovery.build(
+            name,
+            version,
+            credentials=self.credentials(service),
+            client_options={"api_endpoint": endpoint + "/"} if endpoint else None,
+            static_discovery=True,  # the bundled document: no fetch from googleapis.com
+            cache_discovery=False,
+        )
+
+    @cached_property
+    def iam(self) -> Any:
+        """IAM v1: `.projects().serviceAccounts()` (accounts and their own IAM policy)."""
+        return self._discovery("iam", "iam", "v1")
+
+    @cached_property
+    def resource_manager(self) -> Any:
+        """Resource Manager v3: `.projects()` getIamPolicy / setIamPolicy."""
+        return self._discovery("crm", "cloudresourcemanager", "v3")
+
+    # ------------------------------------------------------------------ Cloud Storage
+    @cached_property
+    def storage(self) -> Any:
+        from google.cloud import storage
+
+        endpoint = endpoint_override("storage")
+        return storage.Client(
+            project=self.project,
+            credentials=self.credentials("storage"),
+            client_options={"api_endpoint": endpoint} if endpoint else None,
+        )
