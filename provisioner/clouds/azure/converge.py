@@ -38,6 +38,7 @@ class Step:
     drift: Callable[[ArmJson], str | None] = _in_sync  # what differs from the spec, if anything
     owned: Callable[[ArmJson], bool] = _always_ours  # carries our tags (else: used, never changed)
     missing_hint: str = ""  # for resources the user brings: how to fix their absence
+    foreign_hint: str = ""  # for a same-named resource without our tags: what to do
     detail: str = ""  # shown in the plan next to create / keep
 
 
@@ -68,9 +69,12 @@ class Converger:
             self._record(step, existing, created=False)
             return existing
         if existing is not None and not step.owned(existing):
-            self._plan(step, "use", "exists without rlcloud's tags; used, never modified or deleted")
-            self._record(step, existing, created=False)
-            return existing
+            # Adopting it would put it under rlcloud's rules (and `down`); using it as is could
+            # leave a firewall rlcloud does not control. Only what the spec names is used.
+            raise CloudError(
+                f"{step.kind} {step.name} already exists but was not created by rlcloud for this cluster",
+                hint=step.foreign_hint or "rename or delete it, or name a different cluster",
+            )
         if existing is None:
             change: str | None = step.detail or "new"
             action = "create"

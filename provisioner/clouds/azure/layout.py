@@ -34,13 +34,14 @@ class AzureLayout:
     address_space: str
     nsg: str
     ppg: str | None  # None when no node group asks for placement
+    placed_groups: tuple[str, ...]  # node groups in the proximity placement group
     identity: str | None  # None when the spec brings its own identity
     user_identity_id: str | None
     use_internal_ips: bool
 
     @classmethod
     def from_spec(cls, spec: AzureClusterSpec) -> "AzureLayout":
-        wants_ppg = any(node.placement for node in resolve_nodes(spec))
+        placed = tuple(node.group for node in resolve_nodes(spec) if node.placement)
         net = spec.network
         return cls(
             cluster=spec.name,
@@ -54,7 +55,8 @@ class AzureLayout:
             owns_vnet=net.vnet is None,
             address_space=net.address_space,
             nsg=naming.azure_nsg(spec.name),
-            ppg=naming.azure_ppg(spec.name) if wants_ppg else None,
+            ppg=naming.azure_ppg(spec.name) if placed else None,
+            placed_groups=placed,
             identity=None if spec.identity.managed_identity else naming.azure_identity(spec.name),
             user_identity_id=spec.identity.managed_identity,
             use_internal_ips=net.use_internal_ips,

@@ -58,6 +58,7 @@ class AzureResources:
             put=lambda: rest_json(groups.create_or_update(self._rg, self._tracked())),
             owned=self._owned,
             detail="deleted whole by `down`",
+            foreign_hint=f"to deploy into it, name it in the spec (resource_group: {self._rg}); rlcloud then never deletes it",
         )
 
     # ------------------------------------------------------------------ network
@@ -131,11 +132,12 @@ class AzureResources:
         if self.layout.zone:
             extra["zones"] = [self.layout.zone]
         return Step(
-            "proximity_placement_group",
+            "placement_group",
             name,
             lambda: get_or_none(lambda: groups.get(self._rg, name)),
             put=lambda: rest_json(groups.create_or_update(self._rg, name, self._tracked(extra))),
             owned=self._owned,
+            detail=f"proximity placement for {', '.join(self.layout.placed_groups)}",
         )
 
     # ------------------------------------------------------------------ identity

@@ -75,7 +75,10 @@ class AzureTeardown:
     def plan(self) -> list[PlannedResource]:
         found = self.survey()
         layout = self.layout
-        planned = [PlannedResource(kind="role_assignment", name=i.rsplit("/", 1)[-1], action="delete") for i in found.role_assignment_ids]
+        planned = [
+            PlannedResource(kind="role_assignment", name=i.rsplit("/", 1)[-1], action="delete", detail=f"at {layout.resource_group}")
+            for i in found.role_assignment_ids
+        ]
         if found.role_definition:
             planned.append(PlannedResource(kind="role_definition", name=layout.role_name, action="delete"))
         if found.delete_group:
