@@ -28,7 +28,10 @@ PARAMS_KEY = "rlcloud_test_params"
 
 def _answer(model: Any, body: dict[str, Any], status: int = 200) -> tuple[AWSResponse, dict[str, Any]]:
     if status < 300:
-        validate_parameters(body, model.output_shape)  # raises ParamValidationError on a wrong shape
+        if model.output_shape is not None:
+            validate_parameters(body, model.output_shape)  # raises ParamValidationError on a wrong shape
+        elif body:
+            raise AssertionError(f"{model.name} returns no body, got {body}")
     meta = {"RequestId": "moto-gap", "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
     return AWSResponse(None, status, {}, None), {**body, "ResponseMetadata": meta}
 

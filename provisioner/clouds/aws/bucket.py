@@ -1,6 +1,6 @@
 """The checkpoint bucket. When the spec asks rlcloud to create it: public access blocked,
 default encryption, versioning on (an overwritten or deleted checkpoint can be recovered),
-TLS-only access, and the cluster tags. A bucket rlcloud did not create is used as is: never
+and the cluster tags. A bucket rlcloud did not create is used as is: never
 modified, never deleted, not even by `down --purge-storage`.
 """
 
@@ -20,41 +20,20 @@ ENCRYPTED_WITH = {"AES256", "aws:kms", "aws:kms:dsse"}  # any default encryption
 MISSING = ("404", "NoSuchBucket", "NotFound")
 
 
-def tls_only_policy(partition: str, bucket: str) -> dict[str, Any]:
-    arn = f"arn:{partition}:s3:::{bucket}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
-
-
 def _settings(s3: Any, bucket: str) -> dict[str, Any]:
     """Each setting rlcloud manages, as S3 reports it (None when unset)."""
-    import json
-
     tagging = or_none(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=bucket)
     block = or_none(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=bucket)
     encryption = or_none(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError", Bucket=bucket)
-    policy = or_none(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=bucket)
     return {
         "tags": tagging["TagSet"] if tagging else [],
         "block": block["PublicAccessBlockConfiguration"] if block else None,
         "encryption": encryption["ServerSideEncryptionConfiguration"] if encryption else None,
         "versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
-        "policy": json.loads(policy["Policy"]) if policy else None,
     }
 
 
-def _drift(settings: dict[str, Any], cluster: str, want_policy: dict[str, Any]) -> list[str]:
+def _drift(settings: dict[str, Any], cluster: str) -> list[str]:
     changes = []
     if not tags.is_ours(settings["tags"], cluster):
         changes.append("tag it")
@@ -65,8 +44,6 @@ def _drift(settings: dict[str, Any], cluster: str, want_policy: dict[str, Any]) 
         changes.append("default encryption")
     if settings["versioning"] != "Enabled":
         changes.append("versioning on")
-    if settings["policy"] != want_policy:
-        changes.append("TLS-only bucket policy")
     return changes
 
 
@@ -88,13 +65,13 @@ def exists(s3: Any, bucket: str) -> bool:
         raise
 
 
-def inspect(s3: Any, cluster: str, bucket: str, *, create: bool, recorded_ours: bool, partition: str) -> Inspection:
+def inspect(s3: Any, cluster: str, bucket: str, *, create: bool, recorded_ours: bool) -> Inspection:
     """`recorded_ours`: the cluster state says rlcloud created it (its tags may not be set yet
     if `up` stopped right after CreateBucket)."""
     with aws_errors(f"looking up bucket {bucket}"):
         if not exists(s3, bucket):
             if create:
-                return Inspection(BUCKET, bucket, "create", "public access blocked, encrypted, versioned, TLS only")
+                return Inspection(BUCKET, bucket, "create", "public access blocked, encrypted, versioned")
             raise CloudError(
                 f"checkpoint bucket {bucket} does not exist",
                 hint="create it, or set storage.create_bucket: true to let rlcloud create it",
@@ -103,15 +80,13 @@ def inspect(s3: Any, cluster: str, bucket: str, *, create: bool, recorded_ours: 
     if not (recorded_ours or tags.is_ours(settings["tags"], cluster)):
         return Inspection(BUCKET, bucket, "use", "not created by rlcloud: used as is, never modified or deleted", current=settings)
     found = Inspection(BUCKET, bucket, "keep", current=settings)
-    found.changes = _drift(settings, cluster, tls_only_policy(partition, bucket))
+    found.changes = _drift(settings, cluster)
     if found.changes:
         found.action = "update"
     return found
 
 
-def ensure(s3: Any, cluster: str, bucket: str, region: str, partition: str, found: Inspection, record: Recorder) -> None:
-    import json
-
+def ensure(s3: Any, cluster: str, bucket: str, region: str, found: Inspection, record: Recorder) -> None:
     if found.action == "use":
         record(CloudResource(kind=BUCKET, id=bucket, created=False))
         return
@@ -124,8 +99,8 @@ def ensure(s3: Any, cluster: str, bucket: str, region: str, partition: str, foun
     record(CloudResource(kind=BUCKET, id=bucket, created=True))
     if found.action == "keep":
         return
-    settings = found.current or {"tags": [], "block": None, "encryption": None, "versioning": None, "policy": None}
-    changes = _drift(settings, cluster, tls_only_policy(partition, bucket))
+    settings = found.current or {"tags": [], "block": None, "encryption": None, "versioning": None}
+    changes = _drift(settings, cluster)
     with aws_errors(f"configuring bucket {bucket}"):
         if "tag it" in changes:
             s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags.cluster_tags(cluster)})
@@ -135,8 +110,6 @@ def ensure(s3: Any, cluster: str, bucket: str, region: str, partition: str, foun
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
         if "versioning on" in changes:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        if "TLS-only bucket policy" in changes:
-            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(partition, bucket)))
 
 
 def is_ours(s3: Any, cluster: str, bucket: str) -> bool:

@@ -68,6 +68,12 @@ class Survey:
 class AwsProvisioner:
     cloud = "aws"
 
+    def __init__(self) -> None:
+        # `up` plans, asks, then applies with the same provisioner: the survey (network,
+        # AMIs, instance-type facts) does not change in between and is read once. Resources
+        # themselves are always read again before acting.
+        self._surveys: dict[str, Survey] = {}
+
     # ------------------------------------------------------------------ shared reads
     @staticmethod
     def _spec(ctx: ProvisionContext) -> AwsClusterSpec:
@@ -79,11 +85,14 @@ class AwsProvisioner:
         return AwsSession(region=spec.region)
 
     def _survey(self, aws: AwsSession, spec: AwsClusterSpec) -> Survey:
-        nodes = resolve_nodes(spec)
-        network = resolve_network(aws.ec2, spec, use_internal_ips(spec, nodes))
-        images = resolve_images(aws.ec2, aws.ssm, [n.image for n in nodes], spec.region)
-        cards = check_node_types(aws.ec2, nodes, images)
-        return Survey(nodes=nodes, network=network, images=images, network_cards=cards)
+        key = spec.model_dump_json()
+        if key not in self._surveys:
+            nodes = resolve_nodes(spec)
+            network = resolve_network(aws.ec2, spec, use_internal_ips(spec, nodes))
+            images = resolve_images(aws.ec2, aws.ssm, [n.image for n in nodes], spec.region)
+            cards = check_node_types(aws.ec2, nodes, images)
+            self._surveys[key] = Survey(nodes=nodes, network=network, images=images, network_cards=cards)
+        return self._surveys[key]
 
     def _identity(self, aws: AwsSession) -> dict[str, str]:
         with aws_errors("reading the AWS account id (sts get-caller-identity)"):
@@ -151,9 +160,8 @@ class AwsProvisioner:
                 out.append(identity.inspect_profile(aws.iam, spec.name, ident).planned())
         ckpt = checkpoints(spec)
         if ckpt is not None:
-            partition = self._identity(aws)["partition"]
             recorded = self._recorded_ours(ctx, BUCKET, ckpt.bucket)
-            out.append(bucket.inspect(aws.s3, spec.name, ckpt.bucket, create=spec.storage.create_bucket, recorded_ours=recorded, partition=partition).planned())
+            out.append(bucket.inspect(aws.s3, spec.name, ckpt.bucket, create=spec.storage.create_bucket, recorded_ours=recorded).planned())
         return out
 
     # ------------------------------------------------------------------ up
@@ -194,11 +202,10 @@ class AwsProvisioner:
 
         ckpt = checkpoints(spec)
         if ckpt is not None:
-            partition = self._identity(aws)["partition"]
             recorded = self._recorded_ours(ctx, BUCKET, ckpt.bucket)
-            found = bucket.inspect(aws.s3, spec.name, ckpt.bucket, create=spec.storage.create_bucket, recorded_ours=recorded, partition=partition)
+            found = bucket.inspect(aws.s3, spec.name, ckpt.bucket, create=spec.storage.create_bucket, recorded_ours=recorded)
             _announce(progress, found)
-            bucket.ensure(aws.s3, spec.name, ckpt.bucket, spec.region, partition, found, record)
+            bucket.ensure(aws.s3, spec.name, ckpt.bucket, spec.region, found, record)
 
         if pending_profiles:
             self._wait_launchable(ctx, aws, survey, refs, pending_profiles, record)
@@ -273,19 +280,28 @@ class AwsProvisioner:
                 ctx.save()
 
         teardown = Teardown(aws, ctx.progress, deleted)
-        keep = (lambda f: f.kind == BUCKET) if not purge_storage else (lambda f: False)
+        kept = (lambda f: f.kind == BUCKET) if not purge_storage else (lambda f: False)
         # Two passes: the second catches what appeared during the first (a node an autoscaler
         # launched while we deleted); then the sweep lists whatever is still there.
-        for _ in range(2):
-            remaining = [f for f in self._found(aws, ctx) if not keep(f)]
-            if not remaining:
-                return []
-            teardown.run(remaining)
-        left = [f for f in self._found(aws, ctx) if not keep(f)]
+        left: list[Found] = []
+        for attempt in range(3):
+            found = self._found(aws, ctx)
+            left = [f for f in found if not kept(f)]
+            if not left or attempt == 2:
+                break
+            teardown.run(left)
+        self._forget_gone(ctx, found)
         return [
             f"{f.kind} {f.id}: {teardown.failures.get((f.kind, f.id), 'still there after two passes')}; delete with: {delete_command(f, spec.region)}"
             for f in left
         ]
+
+    @staticmethod
+    def _forget_gone(ctx: ProvisionContext, found: list[Found]) -> None:
+        """Drop state records of what rlcloud created and AWS no longer has."""
+        present = {(f.kind, f.id) for f in found}
+        ctx.state.resources = [r for r in ctx.state.resources if not r.created or (r.kind, r.id) in present]
+        ctx.save()
 
     # ------------------------------------------------------------------ head
     def head_address(self, ctx: ProvisionContext) -> str | None:
