@@ -22,7 +22,8 @@ LearnerMode = Literal["single", "ddp", "fsdp"]
 Device = Literal["auto", "cpu", "cuda"]
 
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-CHECKPOINT_URI_RE = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|file:///.*)$")
+# Bucket names are checked loosely (S3 itself refuses bad ones, with its own message).
+CHECKPOINT_URI_RE = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{0,62}(/.*)?|file:///.*)$")
 
 
 class RuntimeModel(BaseModel):

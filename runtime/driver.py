@@ -9,7 +9,6 @@ reports to the console, TensorBoard and W&B.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -23,7 +22,6 @@ from runtime.config import RayRuntimeConfig
 from runtime.distributed.virtual_cluster import SAMPLER, RayVirtualCluster
 from runtime.distributed.worker_group import RayWorkerGroup
 from runtime.errors import RlcloudError
-from runtime.failpoints import ENV as FAILPOINT_ENV
 from runtime.telemetry.sinks import TelemetrySink
 
 POLL_S = 0.2
@@ -92,9 +90,7 @@ class RayRuntime:
         if self.cluster is None:
             self.start()
         assert self.cluster is not None and self.samplers is not None
-        trainer = build_trainer(
-            self.config, self.cluster, self.samplers, self.channel, backend=self.backend, failpoint=os.environ.get(FAILPOINT_ENV)
-        )
+        trainer = build_trainer(self.config, self.cluster, self.samplers, self.channel, backend=self.backend)
         start = time.monotonic()
         outcome: dict[str, Any] = {}
 

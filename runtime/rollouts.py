@@ -43,13 +43,13 @@ class StepExperience:
 def _generate_one(samplers: RayWorkerGroup, publisher: WeightPublisher, index: int, shard: BatchedDataDict, version: int, first: Any) -> tuple[BatchedDataDict, int]:
     """Rollouts from sampler `index`, re-syncing and retrying it if it lost its weights."""
     import ray
-    from ray.exceptions import RayActorError
+    from ray.exceptions import ActorUnavailableError, RayActorError
 
     ref, retries = first, 0
     while True:
         try:
             return ray.get(ref), retries
-        except (StaleWeightsError, RayActorError):
+        except (StaleWeightsError, RayActorError, ActorUnavailableError):
             if retries >= SAMPLER_RETRIES:
                 raise
             retries += 1

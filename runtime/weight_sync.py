@@ -90,8 +90,18 @@ class WeightPublisher:
         self.latest_ref, self.latest_version = ref, version
         return SyncStats(version=version, seconds=time.perf_counter() - start, nbytes=packed.nbytes)
 
-    def resync(self, worker_index: int) -> None:
-        """Send the latest version to one sampler (after it restarted)."""
+    def resync(self, worker_index: int, timeout_s: float = 120.0) -> None:
+        """Send the latest version to one sampler, waiting while Ray restarts it."""
+        from ray.exceptions import ActorUnavailableError
+
         if self.latest_ref is None:
             return
-        self.samplers.run_single_worker(worker_index, "load_weights", self.latest_ref, self.latest_version)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.samplers.run_single_worker(worker_index, "load_weights", self.latest_ref, self.latest_version)
+                return
+            except ActorUnavailableError:  # still restarting
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)

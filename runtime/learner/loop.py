@@ -25,7 +25,6 @@ from runtime.config import RayRuntimeConfig
 from runtime.distributed.batched import BatchedDataDict
 from runtime.distributed.worker_group import RayWorkerGroup
 from runtime.errors import ConfigError
-from runtime.failpoints import ENV as FAILPOINT_ENV
 from runtime.learner.parallel import full_model_state, full_optimizer_state, load_full_state, wrap_model
 from runtime.models.registry import build_policy
 from runtime.rollouts import collect_experience
@@ -197,7 +196,18 @@ class LearnerSession:
 
     def run(self) -> dict[str, Any]:
         self._restore()
-        self.emit({"event": "started", "step": self.step, "world_size": self.world, "device": str(self.device), "mode": self.config.learner_mode})
+        import ray
+
+        self.emit(
+            {
+                "event": "started",
+                "step": self.step,
+                "world_size": self.world,
+                "device": str(self.device),
+                "mode": self.config.learner_mode,
+                "placement_group": ray.get_runtime_context().get_placement_group_id(),
+            }
+        )
         self._publish()
         last: dict[str, Any] = {}
         state: LearnerState | None = None
@@ -231,8 +241,6 @@ class LearnerSession:
                 self.emit(last)
         final = state if gathered_final else self._full_state()
         if final is not None:
-            import ray
-
             ray.get(self.channel.set_final_state.remote(state_to_files(final)))
         return last
 
@@ -284,8 +292,7 @@ def learner_loop(loop_config: dict[str, Any]) -> None:
     """Ray Train's `train_loop_per_worker`."""
     import ray.train
 
-    if loop_config.get("failpoint"):
-        os.environ[FAILPOINT_ENV] = loop_config["failpoint"]
+    os.environ.update(loop_config.get("env", {}))
     config = RayRuntimeConfig.model_validate(loop_config["config"])
     session = LearnerSession(config, loop_config["samplers"], loop_config["channel"])
     last = session.run()

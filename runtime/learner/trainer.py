@@ -17,7 +17,13 @@ from typing import Any
 from runtime.config import RayRuntimeConfig
 from runtime.distributed.virtual_cluster import LEARNER, RayVirtualCluster
 from runtime.distributed.worker_group import RayWorkerGroup
+from runtime.failpoints import ENV as FAILPOINT_ENV
 from runtime.learner.placement import LearnerPlacement, LearnerTrainer
+
+#: Driver environment the learner needs too. Ray Jobs do not pass the driver's environment to
+#: the workers; a custom S3 endpoint (MinIO, moto in tests) and test failpoints must reach the
+#: process that writes checkpoints. Credentials are not forwarded: nodes have their own.
+FORWARDED_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", FAILPOINT_ENV)
 
 
 def rank_resources(config: RayRuntimeConfig) -> dict[str, float]:
@@ -64,7 +70,6 @@ def build_trainer(
     channel: Any,
     *,
     backend: str,
-    failpoint: str | None = None,
 ) -> LearnerTrainer:
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig
@@ -86,7 +91,12 @@ def build_trainer(
     )
     return LearnerTrainer(
         learner_loop,
-        train_loop_config={"config": config.model_dump(), "samplers": samplers, "channel": channel, "failpoint": failpoint},
+        train_loop_config={
+            "config": config.model_dump(),
+            "samplers": samplers,
+            "channel": channel,
+            "env": {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ},
+        },
         torch_config=TorchConfig(backend=backend),
         scaling_config=scaling,
         run_config=run_config,
