@@ -45,9 +45,10 @@ def arm_server() -> Iterator[FakeArm]:
 
 
 @pytest.fixture
-def azure(arm_server: FakeArm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AzureSubscription:
+def azure(arm_server: FakeArm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AzureSubscription]:
     arm_server.reset()
     monkeypatch.setenv(ENDPOINT_ENV, arm_server.endpoint)
     monkeypatch.setenv(POLLING_INTERVAL_ENV, "0")
     monkeypatch.setenv("RLCLOUD_PUBLIC_IP", OPERATOR_IP)
-    return AzureSubscription(arm=arm_server, specs=tmp_path)
+    yield AzureSubscription(arm=arm_server, specs=tmp_path)
+    assert arm_server.bugs == [], "the fake ARM server failed on a request"

@@ -1,7 +1,7 @@
 """Finding the running head VM of a cluster and the address to SSH to.
 
-Ray tags the VMs it launches (ray-cluster-name, ray-node-kind); the head is the one with
-ray-node-kind=head whose power state is running. Tags are read from the VM list first, so only
+Ray tags the VMs it launches (ray-cluster-name, and the node kind under the key
+ray-node-type); the head is the one of kind head whose power state is running. Tags are read from the VM list first, so only
 the head's instance view, NIC and public IP are fetched, not every VM's in a shared group.
 """
 
@@ -11,9 +11,11 @@ from provisioner.clouds.azure.arm import get_or_none, rest_json
 from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.clouds.azure.sdk_clients import ArmClients
 
-# Ray's tag names (ray.autoscaler.tags), spelled out so finding the head needs no Ray import.
+# Ray's tags (ray.autoscaler.tags: TAG_RAY_CLUSTER_NAME, TAG_RAY_NODE_KIND, NODE_KIND_HEAD),
+# spelled out so finding the head needs no Ray import; a test holds them equal to Ray's.
 TAG_RAY_CLUSTER_NAME = "ray-cluster-name"
-TAG_RAY_NODE_KIND = "ray-node-kind"
+TAG_RAY_NODE_KIND = "ray-node-type"
+NODE_KIND_HEAD = "head"
 
 
 def _is_running(clients: ArmClients, rg: str, vm_name: str) -> bool:
@@ -30,7 +32,7 @@ def head_address(layout: AzureLayout, clients: ArmClients) -> str | None:
     for item in compute.virtual_machines.list(rg):
         vm = rest_json(item)
         tags = vm.get("tags") or {}
-        if tags.get(TAG_RAY_CLUSTER_NAME) != layout.cluster or tags.get(TAG_RAY_NODE_KIND) != "head":
+        if tags.get(TAG_RAY_CLUSTER_NAME) != layout.cluster or tags.get(TAG_RAY_NODE_KIND) != NODE_KIND_HEAD:
             continue
         if not _is_running(clients, rg, vm["name"]):
             continue

@@ -72,6 +72,7 @@ class FakeArm:
         self._operations: dict[str, Response] = {}
         self._op_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self.bugs: list[str] = []  # exceptions inside the fake; the test fixture fails on any
         self.store.internal_fault_check = self._internal_fault
 
     # ------------------------------------------------------------------ lifecycle
@@ -85,6 +86,10 @@ class FakeArm:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per response, sent at once: headers and body in separate small
+            # packets meet delayed ACKs and cost ~10 ms a request.
+            disable_nagle_algorithm = True
+            wbufsize = 1 << 16
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -121,6 +126,7 @@ class FakeArm:
             self.requests.clear()
             self._faults.clear()
             self._operations.clear()
+            self.bugs.clear()
 
     # ------------------------------------------------------------------ what tests use
     def mutations(self) -> list[Request]:
@@ -189,6 +195,9 @@ class FakeArm:
                 return exc.status, dict(exc.headers), exc.body()
             except TemplateError as exc:
                 return 400, {}, {"error": {"code": "InvalidTemplate", "message": str(exc)}}
+            except Exception as exc:  # a bug in the fake: fail the test, not into SDK retries
+                self.bugs.append(f"{method} {path}: {type(exc).__name__}: {exc}")
+                return 400, {}, {"error": {"code": "FakeArmBug", "message": self.bugs[-1]}}
 
     def _async(self, outcome: Response, header: str) -> dict[str, str]:
         op = str(next(self._op_ids))

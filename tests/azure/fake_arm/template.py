@@ -49,10 +49,11 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str, scope: Scope) -> None:
+    """Expression text -> tree: ("lit", value) | ("call", name, [args]) | ("get", node, key-node)."""
+
+    def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
         self.pos = 0
-        self.scope = scope
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -64,18 +65,19 @@ class _Parser:
         self.pos += 1
         return token
 
-    def parse(self) -> Any:
-        value = self._expr()
+    def parse(self) -> tuple[Any, ...]:
+        node = self._expr()
         if self._peek() is not None:
             raise TemplateError(f"trailing tokens {self.tokens[self.pos:]}")
-        return value
+        return node
 
-    def _expr(self) -> Any:
+    def _expr(self) -> tuple[Any, ...]:
         kind, text = self._take()
+        node: tuple[Any, ...]
         if kind == "str":
-            value: Any = text[1:-1].replace("''", "'")
+            node = ("lit", text[1:-1].replace("''", "'"))
         elif kind == "num":
-            value = int(text)
+            node = ("lit", int(text))
         elif kind == "name":
             self._take("(")
             args = []
@@ -85,16 +87,27 @@ class _Parser:
                     self._take(",")
                     args.append(self._expr())
             self._take(")")
-            value = _call(text, args, self.scope)
+            node = ("call", text, args)
         else:
             raise TemplateError(f"unexpected {text!r}")
         while self._peek() in (("punct", "."), ("punct", "[")):
             if self._take()[1] == ".":
-                value = value[self._take()[1]]
+                node = ("get", node, ("lit", self._take()[1]))
             else:
-                value = value[self._expr()]
+                node = ("get", node, self._expr())
                 self._take("]")
-        return value
+        return node
+
+
+def _run(node: tuple[Any, ...], scope: Scope) -> Any:
+    if node[0] == "lit":
+        return node[1]
+    if node[0] == "get":
+        return _run(node[1], scope)[_run(node[2], scope)]
+    name, args = node[1], node[2]
+    if name == "if":  # ARM evaluates only the branch the condition picks
+        return _run(args[1] if _run(args[0], scope) else args[2], scope)
+    return _call(name, [_run(a, scope) for a in args], scope)
 
 
 def _resource_id(scope: Scope, *args: Any) -> str:
@@ -112,7 +125,6 @@ def _resource_id(scope: Scope, *args: Any) -> str:
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "concat": lambda s, *a: [x for part in a for x in part] if a and isinstance(a[0], list) else "".join(str(x) for x in a),
-    "if": lambda s, c, a, b: a if c else b,
     "equals": lambda s, a, b: a == b,
     "not": lambda s, a: not a,
     "and": lambda s, *a: all(a),
@@ -134,13 +146,19 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+def _lookup(table: dict[str, Any], name: str, what: str) -> Any:
+    """ARM parameter and variable names are case-insensitive."""
+    for key, value in table.items():
+        if key.lower() == str(name).lower():
+            return value
+    raise TemplateError(f"The template {what} '{name}' is not found")
+
+
 def _call(name: str, args: list[Any], scope: Scope) -> Any:
     if name == "parameters":
-        if args[0] not in scope.parameters:
-            raise TemplateError(f"The template parameter '{args[0]}' is not found")
-        return scope.parameters[args[0]]
+        return _lookup(scope.parameters, args[0], "parameter")
     if name == "variables":
-        return evaluate(scope.variables[args[0]], scope)
+        return evaluate(_lookup(scope.variables, args[0], "variable"), scope)
     if name == "copyIndex":
         if scope.copy_index is None:
             raise TemplateError("copyIndex() outside a copy loop")
@@ -157,7 +175,7 @@ def evaluate(value: Any, scope: Scope) -> Any:
     if isinstance(value, list):
         return [evaluate(v, scope) for v in value]
     if isinstance(value, str) and value.startswith("[") and value.endswith("]") and not value.startswith("[["):
-        return _Parser(value[1:-1], scope).parse()
+        return _run(_Parser(value[1:-1]).parse(), scope)
     return value
 
 
