@@ -116,11 +116,11 @@ def test_azure_config() -> None:
     learner = types["learner"]["node_config"]
     assert learner["azure_arm_parameters"]["vmSize"] == "Standard_ND96isr_H100_v5"
     assert learner["azure_arm_parameters"]["imagePublisher"] == "microsoft-dsvm"
-    assert learner["rlcloud"]["acceleratedNetworking"] is True
-    assert "proximityPlacementGroup" in learner["rlcloud"]
+    assert learner["azure_arm_parameters"]["enableAcceleratedNetworking"] is True
+    assert "proximityPlacementGroup" in learner["azure_arm_parameters"]  # rlcloud's node provider takes it
     sampler = types["sampler"]["node_config"]
     assert sampler["azure_arm_parameters"]["priority"] == "Spot"
-    assert "proximityPlacementGroup" not in sampler["rlcloud"]
+    assert "proximityPlacementGroup" not in sampler["azure_arm_parameters"]
 
 
 def test_local_config_keeps_cloud_node_type_names() -> None:
