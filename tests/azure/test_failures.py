@@ -8,16 +8,10 @@ import sys
 
 import pytest
 
+from provisioner.clouds.azure.sdk_clients import ENDPOINT_ENV, POLLING_INTERVAL_ENV
 from tests.azure.cli_steps import down, up
 from tests.azure.conftest import AzureSubscription
-from tests.azure.fake_arm import (
-    AUTHORIZATION_FAILED,
-    QUOTA_EXCEEDED,
-    SKU_NOT_AVAILABLE,
-    THROTTLED,
-    UNAUTHENTICATED,
-    ArmError,
-)
+from tests.azure.fake_arm import AUTHORIZATION_FAILED, QUOTA_EXCEEDED, SKU_NOT_AVAILABLE, THROTTLED, UNAUTHENTICATED, ArmError, FakeArm
 from tests.support.cli import run_cli
 from tests.support.specs import AZURE
 
@@ -36,26 +30,17 @@ def _clean_state(azure: AzureSubscription) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def clean_up_result(arm_server, tmp_path_factory: pytest.TempPathFactory) -> list[str]:  # noqa: ANN001
+def clean_up_result(arm_server: FakeArm, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """What a clean `up` of the test spec leaves in the fake (ids), to compare recoveries to."""
-    import os
-
-    from provisioner.clouds.azure.sdk_clients import ENDPOINT_ENV, POLLING_INTERVAL_ENV
-
-    saved = {k: os.environ.get(k) for k in (ENDPOINT_ENV, POLLING_INTERVAL_ENV, "RLCLOUD_HOME")}
-    os.environ.update({ENDPOINT_ENV: arm_server.endpoint, POLLING_INTERVAL_ENV: "0", "RLCLOUD_HOME": str(tmp_path_factory.mktemp("home"))})
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(ENDPOINT_ENV, arm_server.endpoint)
+        env.setenv(POLLING_INTERVAL_ENV, "0")
+        env.setenv("RLCLOUD_HOME", str(tmp_path_factory.mktemp("home")))
         arm_server.reset()
         spec = tmp_path_factory.mktemp("spec") / "spec.yaml"
         spec.write_text(AZURE)
         up(spec)
         return sorted(arm_server.everything())
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.mark.parametrize("step", range(1, FIRST_UP_MUTATIONS + 1))
