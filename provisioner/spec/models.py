@@ -525,6 +525,12 @@ class AzureNetwork(_CloudNetwork):
             raise ValueError(f"{value!r} is not an IPv4 CIDR like 10.0.0.0/16") from None
         return value
 
+    @model_validator(mode="after")
+    def _vnet_with_subnet(self) -> "AzureNetwork":
+        if (self.vnet is None) != (self.subnet is None):
+            raise ValueError("give both `vnet` and `subnet` (an existing subnet of an existing VNet), or neither")
+        return self
+
 
 # --------------------------------------------------------------------------- identities
 
@@ -610,6 +616,7 @@ class AzureIdentity(SpecModel):
         Field(
             description="Resource id of an existing user-assigned managed identity. Default: rlcloud creates one "
             "scoped to the cluster's resource group.",
+            pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$",
         ),
     ] = None
 
@@ -714,6 +721,14 @@ class AzureClusterSpec(_CloudClusterSpec):
     zone: Annotated[str | None, Field(description="Availability zone '1', '2' or '3' (optional).")] = None
     network: Annotated[AzureNetwork, Field(description="NSG, VNet, accelerated networking and placement.")]
     identity: Annotated[AzureIdentity, Field(description="Managed identity of the nodes.")] = AzureIdentity()
+
+    @model_validator(mode="after")
+    def _vnet_needs_its_group(self) -> "AzureClusterSpec":
+        if self.network.vnet is not None and self.resource_group is None:
+            raise ValueError(
+                "network.vnet names an existing VNet, which lives in an existing resource group: set `resource_group` to it"
+            )
+        return self
 
 
 class LocalClusterSpec(ClusterSpecBase):

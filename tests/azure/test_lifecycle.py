@@ -193,3 +193,34 @@ def test_the_role_grants_what_the_autoscaler_needs_at_the_group_only(azure: Azur
     assert assignment["properties"]["scope"] == rg_id
     assert assignment["properties"]["principalId"] == azure.one(IDENTITY)["properties"]["principalId"]
     assert assignment["properties"]["principalType"] == "ServicePrincipal"
+
+
+def test_an_identity_the_user_brought_gets_the_role_and_is_never_deleted(azure: AzureSubscription) -> None:
+    clients = azure.clients()
+    clients.resource().resource_groups.create_or_update("team-rg", {"location": "eastus"})
+    theirs = clients.identity().user_assigned_identities.create_or_update("team-rg", "team-identity", {"location": "eastus"})
+    text = AZURE + f"identity:\n  managed_identity: {theirs.id}\n"
+    spec = azure.spec(text)
+    assert plan_actions(spec)["managed_identity team-identity"] == "use"
+    up(spec)
+    assert len(azure.arm.of_type(IDENTITY)) == 1  # none created
+    assert ray_config("t-azure")["provider"]["msi"] == theirs.id
+    [assignment] = azure.arm.store.role_assignments.values()
+    assert assignment["properties"]["principalId"] == theirs.principal_id
+
+    down(spec)
+    left = azure.arm.everything()
+    assert sorted(left) == [f"/subscriptions/{SUBSCRIPTION}/resourceGroups/team-rg", theirs.id]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("placement: proximity\n  vnet: v", "give both `vnet` and `subnet`"),
+        ("placement: proximity\n  vnet: v\n  subnet: s", "set `resource_group`"),
+    ],
+)
+def test_spec_errors_stop_before_any_azure_call(azure: AzureSubscription, change: str, words: str) -> None:
+    result = run_cli("plan", str(azure.spec(AZURE.replace("placement: proximity", change))))
+    assert result.code == 2 and words in result.text
+    assert azure.arm.requests == []
