@@ -47,15 +47,20 @@ def read_error(exc: BaseException) -> GoogleError | None:
 
     if isinstance(exc, core.GoogleAPICallError):
         reasons: set[str] = set()
+        details: list[str] = []
         for item in exc.errors or ():
-            for key in ("reason", "code"):
-                value = item.get(key) if isinstance(item, dict) else getattr(item, key, None)
-                if isinstance(value, str) and value:
-                    reasons.add(value)
+            field = (lambda key: item.get(key)) if isinstance(item, dict) else (lambda key: getattr(item, key, None))
+            reasons.update(v for v in (field("reason"), field("code")) if isinstance(v, str) and v)
+            if isinstance(field("message"), str) and field("message"):
+                details.append(field("message"))
         if exc.reason:
             reasons.add(exc.reason)
         status = exc.code if isinstance(exc.code, int) else None
-        return GoogleError(status=status, reasons=frozenset(reasons), message=_strip_request_line(exc.message or str(exc)))
+        message = _strip_request_line(exc.message or str(exc))
+        # A failed Compute operation says only "SERVICE UNAVAILABLE"; the detail is in errors[].
+        if details and details[0] not in message:
+            message = details[0] if message.isupper() else f"{message}: {details[0]}"
+        return GoogleError(status=status, reasons=frozenset(reasons), message=message)
     if isinstance(exc, HttpError):
         reasons = set()
         try:

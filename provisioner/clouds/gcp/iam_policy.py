@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from provisioner.clouds.gcp.errors import is_concurrent_change, is_new_member_not_visible
+from provisioner.clouds.gcp.errors import gcp_call, is_concurrent_change, is_new_member_not_visible
 
 Policy = dict[str, Any]
 CONDITIONAL_POLICY_VERSION = 3  # required as soon as any binding carries a condition
@@ -127,19 +127,20 @@ class PolicyResource(Protocol):
 
 def _read_modify_write(resource: PolicyResource, edit: Callable[[Policy], Policy], sleep: Callable[[float], None]) -> bool:
     attempts = 5
-    for attempt in range(attempts):
-        policy = resource.read()
-        wanted = edit(policy)
-        if same_bindings(policy, wanted):
-            return False
-        try:
-            resource.write(wanted)
-            return True
-        except Exception as exc:
-            retry = is_concurrent_change(exc) or is_new_member_not_visible(exc)
-            if not retry or attempt == attempts - 1:
-                raise
-            sleep(2.0 * (attempt + 1))
+    with gcp_call(f"updating the IAM policy of {resource.description}"):
+        for attempt in range(attempts):
+            policy = resource.read()
+            wanted = edit(policy)
+            if same_bindings(policy, wanted):
+                return False
+            try:
+                resource.write(wanted)
+                return True
+            except Exception as exc:
+                retry = is_concurrent_change(exc) or is_new_member_not_visible(exc)
+                if not retry or attempt == attempts - 1:
+                    raise
+                sleep(2.0 * (attempt + 1))
     return False  # unreachable: the last attempt returns or raises
 
 

@@ -63,12 +63,13 @@ class FakeGcp:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 status, body = fake.handle(self.command, self.path, raw)
-                payload = json.dumps(body).encode()
+                payload = b"" if status == 204 else json.dumps(body).encode()  # 204 carries no body
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
                 self.send_header("Content-Length", str(len(payload)))
@@ -126,7 +127,10 @@ class FakeGcp:
         with self._lock:
             call = Call(method, parsed.path, query, body, mutating)
             self.calls.append(call)
-            status, answer = self._dispatch(method, parsed.path, query, body, mutating)
+            try:
+                status, answer = self._dispatch(method, parsed.path, query, body, mutating)
+            except Exception as exc:  # a bug in the fake: say so instead of dropping the connection
+                status, answer = 500, {"error": {"code": 500, "message": f"fake GCP bug: {type(exc).__name__}: {exc}", "status": "INTERNAL"}}
             call.status = status
             return status, answer
 

@@ -23,7 +23,7 @@ DEFAULT_IMAGES = {
 # Someone else's grants already in the project policy: rlcloud must never drop them.
 SEED_PROJECT_BINDINGS = [
     {"role": "roles/owner", "members": ["user:alice@example.com"]},
-    {"role": "roles/compute.instanceAdmin.v1", "members": ["serviceAccount:ci@my-rl-project.iam.gserviceaccount.com"]},
+    {"role": "roles/compute.instanceAdmin.v1", "members": ["serviceAccount:ci-deployer@my-rl-project.iam.gserviceaccount.com"]},
 ]
 
 
@@ -67,7 +67,7 @@ class World:
     def __post_init__(self) -> None:
         for (project, family), features in DEFAULT_IMAGES.items():
             self.add_image(project, family, features, family=True)
-        self.add_account("my-rl-project", "ci", "CI deployer (not rlcloud's)")
+        self.add_account("my-rl-project", "ci-deployer", "CI deployer (not rlcloud's)")
 
     def add_account(self, project: str, account_id: str, description: str = "") -> dict[str, Any]:
         email = f"{account_id}@{project}.iam.gserviceaccount.com"
@@ -97,6 +97,22 @@ class World:
             "status": "READY",
             "guestOsFeatures": [{"type": f} for f in features],
         }
+
+    def add_instance(self, name: str, labels: dict[str, str], *, status: str = "RUNNING", project: str = "my-rl-project", zone: str = "us-central1-a") -> dict[str, Any]:
+        """A VM that exists without rlcloud's or Ray's help (e.g. one that lost its labels)."""
+        number = self.next_id()
+        self.instances[(project, zone, name)] = {
+            "kind": "compute#instance",
+            "id": str(number),
+            "name": name,
+            "status": status,
+            "labels": dict(labels),
+            "labelFingerprint": etag(labels),
+            "zone": f"{API}/projects/{project}/zones/{zone}",
+            "selfLink": f"{API}/projects/{project}/zones/{zone}/instances/{name}",
+            "networkInterfaces": [{"networkIP": f"10.128.0.{number % 250 + 2}", "accessConfigs": [{"natIP": f"34.1.{number // 250 % 250}.{number % 250 + 2}"}]}],
+        }
+        return self.instances[(project, zone, name)]
 
     def project_policy(self, project: str) -> dict[str, Any]:
         if project not in self.project_policies:
