@@ -52,6 +52,8 @@ class _Parser:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
     def take(self) -> str:
+        if self.pos >= len(self.tokens):
+            raise ValueError("filter ends too early")
         token = self.tokens[self.pos]
         self.pos += 1
         return token
