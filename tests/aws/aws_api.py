@@ -80,22 +80,22 @@ class FailAt:
     def attach(self, client: Any) -> None:
         service = client.meta.service_model.service_id.hyphenize()
 
-        def maybe_fail(model: Any, **_: Any) -> Any:
+        def maybe_fail(model: Any, **_: Any) -> None:
             if not is_mutating(model.name):
-                return None
+                return
             with self._lock:
                 position, self.seen = self.seen, self.seen + 1
                 if position != self.index:
-                    return None
+                    return
                 self.failed = f"{service}:{model.name}"
             code, message = FAILURES[self.kind].get(service, FAILURES[self.kind]["ec2"])
-            status = 503 if code in ("ServiceUnavailable",) else 400
-            meta = {"HTTPStatusCode": status, "RequestId": "injected"}
-            # botocore raises the modeled exception for this code, as for a real answer.
-            return AWSResponse(None, status, {}, None), {"Error": {"Code": code, "Message": message}, "ResponseMetadata": meta}
+            status = 503 if code == "ServiceUnavailable" else 400
+            response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "injected"}}
+            # The modeled exception botocore raises for this code, as for a real answer. Raised
+            # before any before-call handler (a moto-gap stand-in) could answer instead.
+            raise client.exceptions.from_code(code)(response, model.name)
 
-        # First, so no other handler (a moto-gap stand-in) answers before it.
-        client.meta.events.register_first("before-call", maybe_fail)
+        client.meta.events.register("before-parameter-build", maybe_fail)
 
 
 class _Body:

@@ -37,10 +37,48 @@ class AwsAccount:
         path.write_text(text)
         return path
 
+    def reuse_ssh_key(self, cluster: str) -> None:
+        """Give `cluster` an SSH key made once per session, as if an earlier `up` had made it:
+        generating RSA-3072 costs up to a second, which adds up over the failure matrix."""
+        import shutil
+
+        from provisioner import naming
+
+        target = naming.state_dir(cluster)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("ssh_key", "ssh_key.pub"):
+            shutil.copy2(_session_key() / name, target / name)
+
+
+_KEY_DIR: list[Path] = []
+
+
+def _session_key() -> Path:
+    if not _KEY_DIR:
+        import tempfile
+
+        from provisioner.sshkeys import ensure_keypair
+
+        folder = Path(tempfile.mkdtemp(prefix="rlcloud-test-key-"))
+        ensure_keypair(folder / "ssh_key", "rlcloud-tests")
+        _KEY_DIR.append(folder)
+    return _KEY_DIR[0]
+
 
 @pytest.fixture
 def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AwsAccount]:
+    """A clean account (moto reset: ~1.5 s on the next EC2 call, which rebuilds the region)."""
     moto_server.reset()
+    yield from _account(moto_server, monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def shared_aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AwsAccount]:
+    """The account as the last test left it, for tests whose clusters have names of their own."""
+    yield from _account(moto_server, monkeypatch, tmp_path)
+
+
+def _account(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AwsAccount]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
     monkeypatch.setenv("RLCLOUD_PUBLIC_IP", OPERATOR_IP)
     for key, value in moto_server.env().items():

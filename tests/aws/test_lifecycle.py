@@ -23,11 +23,6 @@ def _name(text: str) -> str:
     return next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("name:"))
 
 
-def _bucket(text: str) -> str:
-    uri = next(line.split(":", 1)[1].strip() for line in text.splitlines() if "checkpoint_uri:" in line)
-    return uri.removeprefix("s3://").split("/", 1)[0]
-
-
 def up(spec: object, *extra: str) -> str:
     result = run_cli("up", str(spec), "--yes", "--provision-only", *extra)
     assert result.code == 0, result.text
@@ -39,6 +34,32 @@ def plan_actions(spec: object) -> dict[str, str]:
     assert result.code == 0, result.text
     rows = [line.split() for line in result.out.splitlines() if line.startswith("  ") and line.split()[0] in {"create", "keep", "update", "delete", "use"}]
     return {f"{row[1]} {row[2]}": row[0] for row in rows}
+
+
+# The mutating calls of a first `up` of tests/support/specs.AWS, in order: the apply order the
+# failure tests walk through and the count the benchmark reports.
+FIRST_UP_CALLS = [
+    "ec2:ImportKeyPair",
+    "ec2:CreateSecurityGroup",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:CreatePlacementGroup",
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:CreateInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:CreateInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "s3:CreateBucket",
+    "s3:PutBucketTagging",
+    "s3:PutPublicAccessBlock",
+    "s3:PutBucketEncryption",
+    "s3:PutBucketVersioning",
+    "ec2:RunInstances",  # dry run: EC2 accepts the new head profile
+    "ec2:RunInstances",  # dry run: and the worker profile
+]
 
 
 @pytest.mark.parametrize("which", sorted(SPECS))
@@ -68,30 +89,8 @@ def test_up_then_plan_is_keep_only_then_down_leaves_nothing(aws: AwsAccount, whi
 
 
 def test_first_up_makes_exactly_these_calls(aws: AwsAccount) -> None:
-    """The apply order the failure tests rely on, and the count the benchmark reports."""
     up(aws.spec(AWS))
-    assert aws.calls.mutating() == [
-        "ec2:ImportKeyPair",
-        "ec2:CreateSecurityGroup",
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:CreatePlacementGroup",
-        "iam:CreateRole",
-        "iam:PutRolePolicy",
-        "iam:CreateInstanceProfile",
-        "iam:AddRoleToInstanceProfile",
-        "iam:CreateRole",
-        "iam:PutRolePolicy",
-        "iam:CreateInstanceProfile",
-        "iam:AddRoleToInstanceProfile",
-        "s3:CreateBucket",
-        "s3:PutBucketTagging",
-        "s3:PutPublicAccessBlock",
-        "s3:PutBucketEncryption",
-        "s3:PutBucketVersioning",
-        "ec2:RunInstances",  # dry run: EC2 accepts the new head profile
-        "ec2:RunInstances",  # dry run: and the worker profile
-    ]
+    assert aws.calls.mutating() == FIRST_UP_CALLS
 
 
 def test_down_keeps_the_checkpoint_bucket_and_its_data_until_purged(aws: AwsAccount) -> None:
