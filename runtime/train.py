@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.errors import RlcloudError
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(describe_fields()))
             return 0
         config = load_config(args.config, args.overrides)
-        return _run(config, args.export_hf)
+        export_hf = str(Path(args.export_hf).expanduser().resolve()) if args.export_hf else None
+        return _run(config, export_hf)
     except RlcloudError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -73,6 +75,14 @@ def init_ray(config: "RayRuntimeConfig") -> None:
 
 
 def _run(config: object, export_hf: str | None) -> int:
+    # Import torch (and everything the driver needs) before joining the cluster. On a
+    # fake_multinode cluster every simulated node unpacks the job's working_dir into the
+    # same shared folder, replacing it (Ray's working_dir plugin overwrites), so this
+    # process's cwd can vanish once workers start on other nodes; torch's MKL then fails
+    # to load ("Intel oneMKL FATAL ERROR: Cannot load libtorch_cpu.so"). Nothing here reads
+    # cwd-relative paths after this point.
+    import torch  # noqa: F401
+
     import ray
 
     from runtime.driver import RayRuntime

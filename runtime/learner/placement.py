@@ -16,9 +16,11 @@ only where its workers go, at three narrow points of the controller/worker-group
   "shutdown" of it on restart or exit does not remove it (it belongs to the run);
 - `WorkerGroup._create_workers` -> rank i goes to learner bundle `rank_bundles[i]` (ranks of
   one node share that node's bundle, so they are packed whatever the group's strategy).
-These are private names of a pinned Ray (==2.60.0 in pyproject); `check_ray_train_supported`
-fails fast with a clear message if they change, and tests/runtime/test_learner_placement.py
-asserts the ranks really run in the run's group.
+Ray Train's PlacementGroupCleaner is left out too (it would remove the run's group, samplers
+included, if the controller died). These are private names of a pinned Ray (==2.60.0 in
+pyproject): `check_ray_train_supported` fails fast with a clear message if they change, and
+tests/runtime/test_end_to_end.py asserts the learner really runs in the run's group and that
+Ray Train creates no group of its own.
 
 The alternative that uses public APIs only, a Train-owned group for the learner plus a
 second group for the samplers, gives up the atomic reservation of the whole layout (samplers
@@ -61,6 +63,8 @@ def check_ray_train_supported() -> None:
         "_create_placement_group": ["self", "scaling_config", "worker_group_context"],
         "_create_workers": ["self", "num_workers", "placement_group", "resources_per_worker", "placement_group_bundle_indices"],
     }
+    if not hasattr(TorchTrainer, "_create_default_callbacks") or not hasattr(TorchTrainer, "_initialize_and_run_controller"):
+        expected["(trainer hooks)"] = ["missing"]
     for name, params in expected.items():
         method = getattr(WorkerGroup, name, None)
         found = list(inspect.signature(method).parameters)[: len(params)] if method else []
@@ -126,6 +130,15 @@ class LearnerTrainer(TorchTrainer):
         check_ray_train_supported()
         self._learner_placement = learner_placement
         super().__init__(*args, **kwargs)
+
+    def _create_default_callbacks(self) -> list[Any]:
+        # Ray Train adds a detached PlacementGroupCleaner that removes the worker group's
+        # placement group if the controller dies. Here that group is the run's: removing it
+        # would also kill the samplers of a run that is still alive. The run's group is not
+        # detached, so Ray removes it with the job anyway; drop the cleaner.
+        from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
+
+        return [cb for cb in super()._create_default_callbacks() if not isinstance(cb, PlacementGroupCleanerCallback)]
 
     def _initialize_and_run_controller(self, **controller_init_kwargs: Any) -> Any:
         # Ray 2.60 starts its TrainController as a 0-CPU actor on the driver's node, with the
