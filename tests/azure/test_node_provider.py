@@ -178,7 +178,6 @@ def test_down_deletes_nodes_ray_left_behind(azure: AzureSubscription, text: str)
 
 
 def test_a_vm_azure_cannot_allocate_fails_the_deployment_and_down_still_cleans_up(azure: AzureSubscription) -> None:
-    azure.azure_setup = None
     clients = azure.clients()
     clients.resource().resource_groups.create_or_update("team-rg", {"location": "eastus"})
     up(azure.spec(USER_GROUP_SPEC))
@@ -229,8 +228,6 @@ def test_the_shipped_provider_imports_on_a_head_without_rlcloud(tmp_path: Path) 
         "print(m.__file__)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(home / ".rlcloud" / "python")}
-    shell = head_shipping.with_head_env("true", None)
-    assert shell.startswith("export PYTHONPATH=$HOME/.rlcloud/python")
     result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(str(home))

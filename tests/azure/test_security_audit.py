@@ -11,6 +11,7 @@ CLI ran, against DESIGN.md's rules:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
@@ -46,7 +47,7 @@ def test_only_ssh_from_the_spec_cidrs_reaches_the_nodes(azure: AzureSubscription
     [nsg] = azure.arm.of_type("Microsoft.Network/networkSecurityGroups")
     [vnet] = azure.arm.of_type("Microsoft.Network/virtualNetworks")
     network = Network(virtual_network=(*vnet["properties"]["addressSpace"]["addressPrefixes"], PEERED))
-    operator = str(next(iter(__import__("ipaddress").ip_network(_ssh_cidr(text)).hosts())))
+    operator = str(next(iter(ipaddress.ip_network(_ssh_cidr(text)).hosts())))
 
     assert inbound(nsg, network, operator, NODE, 22).startswith("Allow")
     outsiders = {"operator": operator, "internet": "8.8.8.8", "peered network": "172.16.3.4", "load balancer": AZURE_LOAD_BALANCER}

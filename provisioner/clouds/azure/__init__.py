@@ -32,7 +32,7 @@ def _missing_package() -> str | None:
         try:
             if importlib.util.find_spec(module) is None:
                 return package
-        except (ModuleNotFoundError, ValueError):  # a parent package is missing, or a stub
+        except (ModuleNotFoundError, ValueError):  # a parent package is missing / blocked in sys.modules
             return package
     return None
 

@@ -11,13 +11,14 @@ from provisioner.clouds.azure.arm import get_or_none, rest_json, retry_while_rep
 from provisioner.clouds.azure.converge import ArmJson, Step
 from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.clouds.azure.sdk_clients import ArmClients
+from provisioner.errors import CloudError
 
 
 def subnet_prefix(subnet: ArmJson) -> str:
     props = subnet.get("properties") or {}
     prefix = props.get("addressPrefix") or (props.get("addressPrefixes") or [None])[0]
     if not prefix:
-        raise ValueError(f"subnet {subnet.get('id')} has no address prefix")
+        raise CloudError(f"subnet {subnet.get('id')} has no address prefix", hint="give the subnet an address range, or let rlcloud create the VNet")
     return str(prefix)
 
 
