@@ -5,6 +5,7 @@ goes, resources the user brought, and specs that change between runs."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from provisioner import naming
 from provisioner.api import templates
@@ -227,30 +228,22 @@ def test_missing_network_is_a_cloud_error_before_any_change(gcp: GcpProject) -> 
     assert "Traceback" not in result.text and gcp.fake.mutations(mark) == []
 
 
-SAMPLER_ON_OLD_IMAGE = """\
-name: t-nic
-cloud: gcp
-project: my-rl-project
-region: us-central1
-zone: us-central1-a
-network:
-  ssh_cidrs: [203.0.113.0/24]
-node_groups:
-  sampler:
-    instance_type: g2-standard-8
-    image: projects/my-rl-project/global/images/old-image
-    max_nodes: 2
-"""
+def _sampler_on_old_image(instance_type: str) -> str:
+    """The sample spec reduced to a head and one GPU group booting an image we choose."""
+    data = yaml.safe_load(GCP)
+    data.update(name="t-nic", storage={})
+    data["node_groups"] = {"sampler": {"instance_type": instance_type, "image": "projects/my-rl-project/global/images/old-image", "max_nodes": 2}}
+    return yaml.safe_dump(data)
 
 
 def test_gvnic_only_where_the_image_supports_it(gcp: GcpProject) -> None:
     gcp.world.add_image("my-rl-project", "old-image", ["UEFI_COMPATIBLE"])
-    result = up(gcp.spec(SAMPLER_ON_OLD_IMAGE))
+    result = up(gcp.spec(_sampler_on_old_image("g2-standard-8")))
     assert "does not support gVNIC; its VMs keep the default NIC" in result.text
     types = rendered("t-nic")["available_node_types"]
     assert "nicType" not in types["sampler"]["node_config"]["networkInterfaces"][0]
 
-    required = SAMPLER_ON_OLD_IMAGE.replace("g2-standard-8", "a3-highgpu-8g")  # A3 needs gVNIC
+    required = _sampler_on_old_image("a3-highgpu-8g")  # A3 needs gVNIC
     mark = gcp.fake.mark()
     failed = run_cli("up", str(gcp.spec(required, "a3.yaml")), "--yes", "--provision-only")
     assert failed.code == 1 and "does not support gVNIC, which a3-highgpu-8g needs" in failed.text

@@ -10,16 +10,9 @@ import pytest
 
 from tests.gcp.conftest import GcpProject
 from tests.support.cli import run_cli
+from tests.support.specs import GCP
 
-SPEC = """\
-name: t-setup
-cloud: gcp
-project: my-rl-project
-region: us-central1
-zone: us-central1-a
-network:
-  ssh_cidrs: [203.0.113.0/24]
-"""
+SPEC = GCP  # any valid GCP spec: nothing may get as far as reading it from the cloud
 
 
 class _NotInstalled:

@@ -19,7 +19,7 @@ from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import describe_failure, gcp_call, is_already_exists, is_not_found
+from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call
 from provisioner.clouds.gcp.iam_policy import Grant, Policy, member_roles, remove_member, service_account_member
 from provisioner.clouds.gcp.identity import apply_grant, created_email, forget_grants, plan_grant
 from provisioner.clouds.gcp.scope import Scope
@@ -59,13 +59,8 @@ def create_bucket(clients: GcpClients, spec: GcpClusterSpec, name: str) -> Any:
     bucket.iam_configuration.public_access_prevention = "enforced"
     bucket.versioning_enabled = True
     bucket.labels = managed_labels(spec.name)
-    with gcp_call(f"creating bucket gs://{name}", clients.project):
-        try:
-            return clients.storage.create_bucket(bucket, location=spec.region)
-        except Exception as exc:
-            if not is_already_exists(exc):
-                raise
-    # 409: it exists (ours from a run whose answer was lost, or someone else's name).
+    create_or_adopt(f"creating bucket gs://{name}", clients.project, lambda: clients.storage.create_bucket(bucket, location=spec.region))
+    # Read back either way: a 409 means it exists (ours from a lost answer, or someone else's).
     found = get_bucket(clients, name)
     assert found is not None
     return found
@@ -107,17 +102,14 @@ class BucketPolicy:
 
 def purge_bucket(clients: GcpClients, name: str) -> bool:
     """Delete every object version, then the bucket; False when it was already gone."""
-    with gcp_call(f"deleting bucket gs://{name} and its checkpoints", clients.project):
-        try:
-            bucket = clients.storage.bucket(name)
-            for blob in clients.storage.list_blobs(name, versions=True):
-                bucket.delete_blob(blob.name, generation=blob.generation)
-            bucket.delete()
-            return True
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
+
+    def purge() -> None:
+        bucket = clients.storage.bucket(name)
+        for blob in clients.storage.list_blobs(name, versions=True):
+            bucket.delete_blob(blob.name, generation=blob.generation)
+        bucket.delete()
+
+    return delete_if_present(f"deleting bucket gs://{name} and its checkpoints", clients.project, purge)
 
 
 class CheckpointStep:

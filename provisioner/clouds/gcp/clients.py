@@ -86,48 +86,27 @@ class GcpClients:
         return self._adc
 
     # ------------------------------------------------------------------ Compute Engine
-    def _compute(self, client_class: Any) -> Any:
-        from google.api_core.client_options import ClientOptions
+    def compute(self, client_name: str) -> Any:
+        """A google-cloud-compute client by class name (e.g. "FirewallsClient"), built once."""
+        cache: dict[str, Any] = self.__dict__.setdefault("_compute_clients", {})
+        if client_name not in cache:
+            from google.api_core.client_options import ClientOptions
+            from google.cloud import compute_v1
 
-        endpoint = endpoint_override("compute")
-        options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-        return client_class(credentials=self.credentials("compute"), client_options=options, transport="rest")
+            endpoint = endpoint_override("compute")
+            cache[client_name] = getattr(compute_v1, client_name)(
+                credentials=self.credentials("compute"),
+                client_options=ClientOptions(api_endpoint=endpoint) if endpoint else None,
+                transport="rest",
+            )
+        return cache[client_name]
 
-    @cached_property
-    def firewalls(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.FirewallsClient)
-
-    @cached_property
-    def resource_policies(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.ResourcePoliciesClient)
-
-    @cached_property
-    def instances(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.InstancesClient)
-
-    @cached_property
-    def networks(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.NetworksClient)
-
-    @cached_property
-    def subnetworks(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.SubnetworksClient)
-
-    @cached_property
-    def images(self) -> Any:
-        from google.cloud import compute_v1
-
-        return self._compute(compute_v1.ImagesClient)
+    firewalls = property(lambda self: self.compute("FirewallsClient"))
+    resource_policies = property(lambda self: self.compute("ResourcePoliciesClient"))
+    instances = property(lambda self: self.compute("InstancesClient"))
+    networks = property(lambda self: self.compute("NetworksClient"))
+    subnetworks = property(lambda self: self.compute("SubnetworksClient"))
+    images = property(lambda self: self.compute("ImagesClient"))
 
     # ------------------------------------------------------------------ IAM, Resource Manager
     def _discovery(self, service: str, name: str, version: str) -> Any:

@@ -12,7 +12,7 @@ import json
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from provisioner.errors import CloudError, RlcloudError
 
@@ -150,6 +150,38 @@ def gcp_call(action: str, project: str | None = None) -> Iterator[None]:
         if converted is None:
             raise
         raise converted from None
+
+
+T = TypeVar("T")
+
+
+def read_or_none(action: str, project: str, call: Callable[[], T]) -> T | None:
+    """`call()`, or None when Google answers 404."""
+    with gcp_call(action, project):
+        try:
+            return call()
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+
+def create_or_adopt(action: str, project: str, call: Callable[[], object]) -> bool:
+    """`call()`; False when the resource already exists (409), e.g. made by an earlier run
+    whose answer was lost: the caller then reads it and checks that it is ours."""
+    with gcp_call(action, project):
+        try:
+            call()
+            return True
+        except Exception as exc:
+            if is_already_exists(exc):
+                return False
+            raise
+
+
+def delete_if_present(action: str, project: str, call: Callable[[], object]) -> bool:
+    """`call()`; False when it was already gone (404)."""
+    return read_or_none(action, project, lambda: call() or True) is not None
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import describe_failure, gcp_call, is_already_exists, is_not_found, wait
+from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call, read_or_none, wait
 from provisioner.clouds.gcp.scope import Scope
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
@@ -67,34 +67,25 @@ class FirewallRule:
         )
 
     def drift(self, existing: Any) -> list[str]:
-        """Fields of `existing` that differ from this shape ("" when none)."""
-
-        def protocols(entries: Any) -> set[tuple[str, tuple[str, ...]]]:
-            return {(e.I_p_protocol, tuple(e.ports)) for e in entries}
-
-        found = {
-            "network": existing.network.rsplit("/global/networks/", 1)[-1],
-            "direction": existing.direction,
-            "priority": existing.priority,
-            "disabled": existing.disabled,
-            "targetTags": set(existing.target_tags),
-            "sourceRanges": set(existing.source_ranges),
-            "sourceTags": set(existing.source_tags),
-            "allowed": protocols(existing.allowed),
-            "denied": protocols(existing.denied),
-        }
-        want = {
-            "network": self.network.rsplit("/global/networks/", 1)[-1],
-            "direction": "INGRESS",
-            "priority": self.priority,
-            "disabled": False,
-            "targetTags": set(self.target_tags),
-            "sourceRanges": set(self.source_ranges),
-            "sourceTags": set(self.source_tags),
-            "allowed": set(self.allowed),
-            "denied": set(self.denied),
-        }
+        """How `existing` differs from this shape, field by field (empty when it matches)."""
+        found = _comparable(
+            existing.network, existing.direction, existing.priority, existing.disabled, existing.target_tags,
+            existing.source_ranges, existing.source_tags,
+            [(e.I_p_protocol, tuple(e.ports)) for e in existing.allowed], [(e.I_p_protocol, tuple(e.ports)) for e in existing.denied],
+        )
+        want = _comparable(
+            self.network, "INGRESS", self.priority, False, self.target_tags,
+            self.source_ranges, self.source_tags, self.allowed, self.denied,
+        )
         return [f"{key}: {_show(found[key])} -> {_show(want[key])}" for key in want if found[key] != want[key]]
+
+
+def _comparable(network: str, direction: str, priority: int, disabled: bool, *sets: Any) -> dict[str, Any]:
+    # GCE answers with the network's full URL; compare by name. Lists compare as sets.
+    names = ("targetTags", "sourceRanges", "sourceTags", "allowed", "denied")
+    fields: dict[str, Any] = {"network": network.rsplit("/global/networks/", 1)[-1], "direction": direction, "priority": priority, "disabled": disabled}
+    fields.update({name: set(values) for name, values in zip(names, sets)})
+    return fields
 
 
 def _show(value: Any) -> str:
@@ -143,22 +134,15 @@ def is_managed(existing: Any, cluster: str) -> bool:
 
 
 def get_rule(clients: GcpClients, name: str) -> Any | None:
-    with gcp_call(f"reading firewall rule {name}", clients.project):
-        try:
-            return clients.firewalls.get(project=clients.project, firewall=name)
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+    return read_or_none(f"reading firewall rule {name}", clients.project, lambda: clients.firewalls.get(project=clients.project, firewall=name))
 
 
 def create_rule(clients: GcpClients, rule: FirewallRule) -> None:
-    with gcp_call(f"creating firewall rule {rule.name}", clients.project):
-        try:
-            wait(clients.firewalls.insert(project=clients.project, firewall_resource=rule.to_resource()))
-        except Exception as exc:
-            if not is_already_exists(exc):
-                raise
+    create_or_adopt(
+        f"creating firewall rule {rule.name}",
+        clients.project,
+        lambda: wait(clients.firewalls.insert(project=clients.project, firewall_resource=rule.to_resource())),
+    )
 
 
 def update_rule(clients: GcpClients, rule: FirewallRule) -> None:
@@ -169,14 +153,7 @@ def update_rule(clients: GcpClients, rule: FirewallRule) -> None:
 
 def delete_rule(clients: GcpClients, name: str) -> bool:
     """Delete and wait; False when it was already gone."""
-    with gcp_call(f"deleting firewall rule {name}", clients.project):
-        try:
-            wait(clients.firewalls.delete(project=clients.project, firewall=name))
-            return True
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
+    return delete_if_present(f"deleting firewall rule {name}", clients.project, lambda: wait(clients.firewalls.delete(project=clients.project, firewall=name)))
 
 
 class FirewallStep:

@@ -19,7 +19,7 @@ from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import describe_failure, gcp_call, is_already_exists, is_not_found
+from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call, read_or_none
 from provisioner.clouds.gcp.iam_policy import (
     Grant,
     Policy,
@@ -69,20 +69,15 @@ def grants(spec: GcpClusterSpec) -> list[Grant]:
 
 
 def get_account(clients: GcpClients, email: str) -> dict[str, Any] | None:
-    with gcp_call(f"reading service account {email}", clients.project):
-        try:
-            return clients.iam.projects().serviceAccounts().get(name=account_path(clients.project, email)).execute()
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+    accounts = clients.iam.projects().serviceAccounts()
+    return read_or_none(f"reading service account {email}", clients.project, lambda: accounts.get(name=account_path(clients.project, email)).execute())
 
 
 def is_managed(account: dict[str, Any], cluster: str) -> bool:
     return naming.gcp_managed_marker(cluster) in (account.get("description") or "")
 
 
-def create_account(clients: GcpClients, spec: GcpClusterSpec) -> dict[str, Any]:
+def create_account(clients: GcpClients, spec: GcpClusterSpec) -> None:
     body = {
         "accountId": naming.gcp_service_account_id(spec.name),
         "serviceAccount": {
@@ -90,27 +85,18 @@ def create_account(clients: GcpClients, spec: GcpClusterSpec) -> dict[str, Any]:
             "description": f"{naming.gcp_managed_marker(spec.name)} Ray nodes of rlcloud cluster {spec.name}; deleted by `rlcloud down`.",
         },
     }
-    with gcp_call(f"creating service account {created_email(spec)}", clients.project):
-        try:
-            return clients.iam.projects().serviceAccounts().create(name=f"projects/{clients.project}", body=body).execute()
-        except Exception as exc:
-            if not is_already_exists(exc):
-                raise
-    found = get_account(clients, created_email(spec))
-    assert found is not None
-    return found
+    accounts = clients.iam.projects().serviceAccounts()
+    create_or_adopt(
+        f"creating service account {created_email(spec)}",
+        clients.project,
+        lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute(),
+    )
 
 
 def delete_account(clients: GcpClients, email: str) -> bool:
     """Delete; False when it was already gone."""
-    with gcp_call(f"deleting service account {email}", clients.project):
-        try:
-            clients.iam.projects().serviceAccounts().delete(name=account_path(clients.project, email)).execute()
-            return True
-        except Exception as exc:
-            if is_not_found(exc):
-                return False
-            raise
+    accounts = clients.iam.projects().serviceAccounts()
+    return delete_if_present(f"deleting service account {email}", clients.project, lambda: accounts.delete(name=account_path(clients.project, email)).execute())
 
 
 class ProjectPolicy:

@@ -15,7 +15,7 @@ from typing import Callable
 from provisioner.clouds.base import ProvisionContext
 from provisioner.clouds.gcp.bucket import CheckpointStep
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import gcp_call, is_not_found
+from provisioner.clouds.gcp.errors import read_or_none
 from provisioner.clouds.gcp.firewall import FirewallStep
 from provisioner.clouds.gcp.identity import IdentityStep, node_email
 from provisioner.clouds.gcp.images import images_without_gvnic
@@ -30,29 +30,21 @@ from provisioner.spec.models import GcpClusterSpec
 
 def check_network(clients: GcpClients, spec: GcpClusterSpec) -> None:
     """The VPC network (and subnetwork) must exist: rlcloud never creates or deletes them."""
-    network = spec.network.network
-    with gcp_call(f"reading network {network}", spec.project):
-        try:
-            clients.networks.get(project=spec.project, network=network)
-        except Exception as exc:
-            if not is_not_found(exc):
-                raise
-            raise CloudError(
-                f"VPC network {network} does not exist in project {spec.project}",
-                hint="create it (gcloud compute networks create NAME) or set network.network to an existing one",
-            ) from None
-    subnetwork = spec.network.subnetwork
-    if subnetwork:
-        with gcp_call(f"reading subnetwork {subnetwork}", spec.project):
-            try:
-                clients.subnetworks.get(project=spec.project, region=spec.region, subnetwork=subnetwork)
-            except Exception as exc:
-                if not is_not_found(exc):
-                    raise
-                raise CloudError(
-                    f"subnetwork {subnetwork} does not exist in {spec.region} of project {spec.project}",
-                    hint="create it in the cluster's region or fix network.subnetwork",
-                ) from None
+    network, subnetwork = spec.network.network, spec.network.subnetwork
+    if read_or_none(f"reading network {network}", spec.project, lambda: clients.networks.get(project=spec.project, network=network)) is None:
+        raise CloudError(
+            f"VPC network {network} does not exist in project {spec.project}",
+            hint="create it (gcloud compute networks create NAME) or set network.network to an existing one",
+        )
+    if subnetwork and read_or_none(
+        f"reading subnetwork {subnetwork}",
+        spec.project,
+        lambda: clients.subnetworks.get(project=spec.project, region=spec.region, subnetwork=subnetwork),
+    ) is None:
+        raise CloudError(
+            f"subnetwork {subnetwork} does not exist in {spec.region} of project {spec.project}",
+            hint="create it in the cluster's region or fix network.subnetwork",
+        )
 
 
 class GcpProvisioner:

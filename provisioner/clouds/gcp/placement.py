@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from provisioner import naming
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import describe_failure, gcp_call, is_already_exists, is_in_use, is_not_found, wait
+from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, is_in_use, read_or_none, wait
 from provisioner.clouds.gcp.scope import Scope
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
@@ -45,23 +45,20 @@ def is_managed(existing: Any, cluster: str) -> bool:
 
 
 def get_policy(clients: GcpClients, region: str, name: str) -> Any | None:
-    with gcp_call(f"reading resource policy {name}", clients.project):
-        try:
-            return clients.resource_policies.get(project=clients.project, region=region, resource_policy=name)
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+    return read_or_none(
+        f"reading resource policy {name}",
+        clients.project,
+        lambda: clients.resource_policies.get(project=clients.project, region=region, resource_policy=name),
+    )
 
 
 def create_policy(clients: GcpClients, spec: GcpClusterSpec) -> None:
     policy = desired_policy(spec)
-    with gcp_call(f"creating placement policy {policy.name}", clients.project):
-        try:
-            wait(clients.resource_policies.insert(project=clients.project, region=spec.region, resource_policy_resource=policy))
-        except Exception as exc:
-            if not is_already_exists(exc):
-                raise
+    create_or_adopt(
+        f"creating placement policy {policy.name}",
+        clients.project,
+        lambda: wait(clients.resource_policies.insert(project=clients.project, region=spec.region, resource_policy_resource=policy)),
+    )
 
 
 def delete_policy(
@@ -69,18 +66,18 @@ def delete_policy(
 ) -> bool:
     """Delete and wait; False when already gone. VMs that used the policy may still be
     shutting down, which GCE reports as 'in use': wait and try again."""
-    with gcp_call(f"deleting placement policy {name}", clients.project):
+
+    def delete() -> None:
         for attempt in range(attempts):
             try:
                 wait(clients.resource_policies.delete(project=clients.project, region=region, resource_policy=name))
-                return True
+                return
             except Exception as exc:
-                if is_not_found(exc):
-                    return False
                 if not is_in_use(exc) or attempt == attempts - 1:
                     raise
                 sleep(5.0 * (attempt + 1))
-    return False  # unreachable
+
+    return delete_if_present(f"deleting placement policy {name}", clients.project, delete)
 
 
 class PlacementStep:

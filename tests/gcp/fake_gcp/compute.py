@@ -14,27 +14,19 @@ import copy
 import ipaddress
 import re
 import time
-from typing import Any, Callable
+from typing import Any
 
 from tests.gcp.fake_gcp.errors import rest_error
 from tests.gcp.fake_gcp.filters import compile_filter
+from tests.gcp.fake_gcp.routing import answer, router
 from tests.gcp.fake_gcp.world import API, Request, Response, World, etag
 
-ROUTES: list[tuple[str, re.Pattern[str], Callable[[World, Request], Response]]] = []
+ROUTES, route = router(r"/compute/v1/projects/(?P<project>[^/]+)")
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
-def route(method: str, pattern: str) -> Callable[[Callable[[World, Request], Response]], Callable[[World, Request], Response]]:
-    def register(handler: Callable[[World, Request], Response]) -> Callable[[World, Request], Response]:
-        ROUTES.append((method, re.compile(r"/compute/v1/projects/(?P<project>[^/]+)" + pattern), handler))
-        return handler
-
-    return register
-
-
 def _error(status: int, message: str, reason: str) -> Response:
-    failure = rest_error(status, message, reason)
-    return failure.status, failure.body
+    return answer(rest_error(status, message, reason))
 
 
 def not_found(path: str) -> Response:
@@ -47,6 +39,10 @@ def already_exists(path: str) -> Response:
 
 def invalid(message: str, reason: str = "invalid") -> Response:
     return _error(400, message, reason)
+
+
+def _get(store: dict[Any, dict[str, Any]], key: Any, path: str) -> Response:
+    return (200, copy.deepcopy(store[key])) if key in store else not_found(path)
 
 
 def _now() -> str:
@@ -149,7 +145,7 @@ def list_firewalls(world: World, request: Request) -> Response:
 @route("GET", r"/global/firewalls/(?P<name>[^/]+)")
 def get_firewall(world: World, request: Request) -> Response:
     key = (request.params["project"], request.params["name"])
-    return (200, copy.deepcopy(world.firewalls[key])) if key in world.firewalls else not_found(_firewall_path(*key))
+    return _get(world.firewalls, key, _firewall_path(*key))
 
 
 @route("POST", r"/global/firewalls")
@@ -202,7 +198,7 @@ def list_resource_policies(world: World, request: Request) -> Response:
 @route("GET", r"/regions/(?P<region>[^/]+)/resourcePolicies/(?P<name>[^/]+)")
 def get_resource_policy(world: World, request: Request) -> Response:
     key = (request.params["project"], request.params["region"], request.params["name"])
-    return (200, copy.deepcopy(world.resource_policies[key])) if key in world.resource_policies else not_found(_policy_path(*key))
+    return _get(world.resource_policies, key, _policy_path(*key))
 
 
 @route("POST", r"/regions/(?P<region>[^/]+)/resourcePolicies")
@@ -282,7 +278,7 @@ def list_instances(world: World, request: Request) -> Response:
 @route("GET", r"/zones/(?P<zone>[^/]+)/instances/(?P<name>[^/]+)")
 def get_instance(world: World, request: Request) -> Response:
     key = (request.params["project"], request.params["zone"], request.params["name"])
-    return (200, copy.deepcopy(world.instances[key])) if key in world.instances else not_found(_instance_path(*key))
+    return _get(world.instances, key, _instance_path(*key))
 
 
 @route("POST", r"/zones/(?P<zone>[^/]+)/instances")

@@ -10,26 +10,18 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Callable
+from typing import Any
 
 from tests.gcp.fake_gcp.errors import rpc_error
+from tests.gcp.fake_gcp.routing import answer, router
 from tests.gcp.fake_gcp.world import Request, Response, World, etag
 
-ROUTES: list[tuple[str, re.Pattern[str], Callable[[World, Request], Response]]] = []
+ROUTES, route = router("")
 ACCOUNT_ID_RE = re.compile(r"^[a-z]([-a-z0-9]{4,28}[a-z0-9])$")
 
 
-def route(method: str, pattern: str) -> Callable[[Callable[[World, Request], Response]], Callable[[World, Request], Response]]:
-    def register(handler: Callable[[World, Request], Response]) -> Callable[[World, Request], Response]:
-        ROUTES.append((method, re.compile(pattern), handler))
-        return handler
-
-    return register
-
-
 def _error(status: int, message: str, rpc_status: str) -> Response:
-    failure = rpc_error(status, message, rpc_status)
-    return failure.status, failure.body
+    return answer(rpc_error(status, message, rpc_status))
 
 
 def _set_policy(world: World, current: dict[str, Any], body: Any) -> tuple[dict[str, Any] | None, Response | None]:

@@ -18,13 +18,13 @@ import threading
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from tests.gcp.fake_gcp import compute, iam, storage
 from tests.gcp.fake_gcp.errors import HttpFailure, OperationFailure
+from tests.gcp.fake_gcp.routing import Handler, answer
 from tests.gcp.fake_gcp.world import Request, Response, World
 
-Handler = Callable[[World, Request], Response]
 READ_ONLY_POSTS = (":getIamPolicy", ":testIamPermissions")
 
 
@@ -164,4 +164,4 @@ class FakeGcp:
             failure = failure.as_http()
         if injection.after_apply:
             handler(self.world, request)
-        return failure.status, failure.body
+        return answer(failure)

@@ -10,26 +10,18 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Callable
+from typing import Any
 
 from tests.gcp.fake_gcp.errors import rest_error
+from tests.gcp.fake_gcp.routing import answer, router
 from tests.gcp.fake_gcp.world import Request, Response, World, etag
 
-ROUTES: list[tuple[str, re.Pattern[str], Callable[[World, Request], Response]]] = []
+ROUTES, route = router(r"/storage/v1")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 
 
-def route(method: str, pattern: str) -> Callable[[Callable[[World, Request], Response]], Callable[[World, Request], Response]]:
-    def register(handler: Callable[[World, Request], Response]) -> Callable[[World, Request], Response]:
-        ROUTES.append((method, re.compile(r"/storage/v1" + pattern), handler))
-        return handler
-
-    return register
-
-
 def _error(status: int, message: str, reason: str) -> Response:
-    failure = rest_error(status, message, reason)
-    return failure.status, failure.body
+    return answer(rest_error(status, message, reason))
 
 
 def _no_bucket() -> Response:
