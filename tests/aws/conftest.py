@@ -4,6 +4,7 @@ makes is logged (tests/aws/aws_api.py)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -76,6 +77,15 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 def shared_aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AwsAccount]:
     """The account as the last test left it, for tests whose clusters have names of their own."""
     yield from _account(moto_server, monkeypatch, tmp_path)
+
+
+@contextmanager
+def account_for_module(moto_server: MotoServer, folder: Path) -> Iterator[AwsAccount]:
+    """A clean account and RLCLOUD_HOME shared by the tests of one module (one `up` for all)."""
+    moto_server.reset()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("RLCLOUD_HOME", str(folder / "home"))
+        yield from _account(moto_server, monkeypatch, folder)
 
 
 def _account(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AwsAccount]:

@@ -76,7 +76,7 @@ class AwsSession:
 
         config = Config(
             region_name=self.region,
-            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
             connect_timeout=10,
             read_timeout=60,
             user_agent_extra="rlcloud",
