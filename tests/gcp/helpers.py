@@ -12,7 +12,7 @@ import yaml
 
 from provisioner import naming
 from tests.gcp.conftest import GcpProject
-from tests.gcp.fake_gcp.world import SEED_PROJECT_BINDINGS
+from tests.gcp.fake_gcp.world import SEED_PROJECT_BINDINGS, World
 from tests.support.cli import CliResult, run_cli
 
 PLAN_ACTIONS = {"create", "keep", "update", "delete", "use"}
@@ -50,10 +50,9 @@ def rendered(cluster: str) -> dict[str, Any]:
     return yaml.safe_load((naming.state_dir(cluster) / "ray-cluster.yaml").read_text())
 
 
-def leftovers(gcp: GcpProject, cluster: str) -> list[str]:
+def leftovers(world: World, cluster: str) -> list[str]:
     """Everything of `cluster` still in the project, except a bucket rlcloud keeps on purpose
     (checkpoint data) - but not the account's grant on it."""
-    world = gcp.world
     tag = naming.gcp_network_tag(cluster)
     marker = naming.gcp_managed_marker(cluster)
     email = naming.gcp_service_account_email(cluster, "my-rl-project")

@@ -83,7 +83,7 @@ def test_failure_at_each_up_step_then_up_or_down_recovers(gcp: GcpProject, step:
         up(gcp.spec(SPEC))
         assert gcp.world.snapshot() == snapshot
     down(gcp.spec(SPEC))
-    assert leftovers(gcp, CLUSTER) == [] and others_bindings_kept(gcp)
+    assert leftovers(gcp.world, CLUSTER) == [] and others_bindings_kept(gcp)
 
 
 @pytest.mark.parametrize("step", range(1, len(UP_STEPS) + 1))
@@ -95,7 +95,7 @@ def test_lost_answer_at_each_up_step_is_adopted_by_the_next_up(gcp: GcpProject, 
     up(gcp.spec(SPEC))
     assert gcp.world.snapshot() == snapshot
     down(gcp.spec(SPEC))
-    assert leftovers(gcp, CLUSTER) == []
+    assert leftovers(gcp.world, CLUSTER) == []
 
 
 @pytest.mark.parametrize(
@@ -136,4 +136,4 @@ def test_failure_at_each_down_step_is_reported_then_down_again_finishes(gcp: Gcp
     assert result.code == 1 and "could not remove everything" in result.text, result.text
     assert "Rate Limit Exceeded" in result.text and "gcloud " in result.text and "Traceback" not in result.text
     down(spec)
-    assert leftovers(gcp, CLUSTER) == [] and others_bindings_kept(gcp)
+    assert leftovers(gcp.world, CLUSTER) == [] and others_bindings_kept(gcp)

@@ -77,7 +77,7 @@ def test_plan_up_reup_down_leaves_nothing(gcp: GcpProject, which: str) -> None:
 
     bucket = USER_BUCKETS.get(which) or f"rlcloud-{cluster}-checkpoints"
     down(spec)
-    assert leftovers(gcp, cluster) == []
+    assert leftovers(gcp.world, cluster) == []
     assert others_bindings_kept(gcp)
     assert bucket in gcp.world.buckets, "checkpoints stay without --purge-storage"
 
@@ -111,7 +111,7 @@ def test_down_without_state_sweeps_ray_instances_by_label_and_name(gcp: GcpProje
     result = down(spec)
     assert "delete  instance" in result.text
     assert [name for (_, _, name) in gcp.world.instances] == [other]
-    assert leftovers(gcp, cluster) == []  # the placement policy went after the VMs that used it
+    assert leftovers(gcp.world, cluster) == []  # the placement policy went after the VMs that used it
 
 
 def test_purge_storage_deletes_the_bucket_rlcloud_created_with_every_version(gcp: GcpProject) -> None:
@@ -151,7 +151,7 @@ def test_users_bucket_is_used_never_changed_and_loses_only_our_grant(gcp: GcpPro
     down(spec, "--purge-storage")
     assert gcp.world.buckets["t-gcp-ckpt"] == before
     assert gcp.world.objects["t-gcp-ckpt"] == {"runs/old/ckpt": gcp.world.objects["t-gcp-ckpt"]["runs/old/ckpt"]}
-    assert leftovers(gcp, "t-gcp") == []
+    assert leftovers(gcp.world, "t-gcp") == []
     assert gcp.world.bucket_policies["t-gcp-ckpt"]["bindings"] == [{"role": "roles/storage.legacyBucketOwner", "members": ["projectOwner:my-rl-project"]}]
 
 
@@ -177,7 +177,7 @@ def test_named_service_account_is_used_as_is(gcp: GcpProject) -> None:
 
     down(spec)
     assert ci in gcp.world.service_accounts and gcp.world.project_policy("my-rl-project") == policy_before
-    assert leftovers(gcp, "rl-gcp") == []
+    assert leftovers(gcp.world, "rl-gcp") == []
 
 
 def test_new_ssh_cidr_updates_only_the_ssh_rule(gcp: GcpProject, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -257,7 +257,7 @@ def test_placement_policy_from_an_earlier_spec_is_still_removed(gcp: GcpProject)
     without = gcp.spec(text.replace("placement: compact", "placement: none"))
     assert not any(kind == "placement_policy" for _, kind, _ in plan_rows(without))
     down(without)
-    assert gcp.world.resource_policies == {} and leftovers(gcp, "rl-gcp") == []
+    assert gcp.world.resource_policies == {} and leftovers(gcp.world, "rl-gcp") == []
 
 
 def test_head_address_is_the_running_heads_ip(gcp: GcpProject) -> None:
