@@ -2,7 +2,8 @@
 """Stands in for the `ssh` binary at the process boundary: accepts the arguments rlcloud's
 tunnel passes, records them, and forwards `-L 127.0.0.1:LOCAL:HOST:REMOTE` the way ssh would,
 connecting to the destination host itself (in tests, 127.0.0.1 or a moto instance IP mapped
-to 127.0.0.1 with FAKE_SSH_HOST_MAP="10.0.0.5=127.0.0.1").
+to 127.0.0.1 with FAKE_SSH_HOST_MAP="10.0.0.5=127.0.0.1"). FAKE_SSH_PORT_MAP="8265=41234" maps
+the remote port the same way, for a stand-in head whose dashboard is not on 8265.
 
     RLCLOUD_SSH="python tests/support/fake_ssh.py" rlcloud submit aws.yaml -- ...
 """
@@ -30,6 +31,11 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
                 pass
 
 
+def _mapping(variable: str) -> dict[str, str]:
+    """'a=b,c=d' in the environment variable -> {'a': 'b', 'c': 'd'}."""
+    return dict(pair.split("=", 1) for pair in os.environ.get(variable, "").split(",") if "=" in pair)
+
+
 def main(argv: list[str]) -> int:
     record = os.environ.get("FAKE_SSH_RECORD")
     if record:
@@ -39,8 +45,8 @@ def main(argv: list[str]) -> int:
     bind_host, local_port, _remote_host, remote_port = forward.split(":")
     destination = argv[-1]
     host = destination.split("@", 1)[-1]
-    mapping = dict(pair.split("=", 1) for pair in os.environ.get("FAKE_SSH_HOST_MAP", "").split(",") if "=" in pair)
-    target_host = mapping.get(host, host)
+    target_host = _mapping("FAKE_SSH_HOST_MAP").get(host, host)
+    remote_port = _mapping("FAKE_SSH_PORT_MAP").get(remote_port, remote_port)
     if os.environ.get("FAKE_SSH_FAIL"):
         print(f"ssh: connect to host {host} port 22: Connection refused", file=sys.stderr)
         return 255
