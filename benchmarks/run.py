@@ -20,6 +20,7 @@ from benchmarks.common import save  # noqa: E402
 BENCHMARKS = {
     "cli_startup": "benchmarks.bench_cli_startup",
     "local_up": "benchmarks.bench_local_up",
+    "azure": "benchmarks.bench_azure",
 }
 
 

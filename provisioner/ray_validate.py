@@ -24,6 +24,11 @@ def validate_ray_config(config: dict[str, Any]) -> dict[str, Any]:
     from ray.autoscaler._private.util import prepare_config, validate_config
 
     candidate = copy.deepcopy(config)
+    # prepare_config warns "Dropping the empty legacy field head_node/worker_nodes" for every
+    # `type: external` config: noise about fields rlcloud never writes.
+    import logging
+
+    logging.getLogger("ray.autoscaler._private.util").setLevel(logging.ERROR)
     try:
         if candidate.get("provider", {}).get("type") != "fake_multinode":
             candidate = prepare_config(candidate)
