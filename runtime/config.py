@@ -166,7 +166,7 @@ class RayRuntimeConfig(RuntimeModel):
     ] = None
     checkpoint_every: Annotated[int, Field(ge=1, description="Save every N steps (and always at the last step).")] = 10
     keep_checkpoints: Annotated[int, Field(ge=1, description="Complete checkpoints to keep; the one a run resumed from is never deleted.")] = 3
-    checkpoint_part_mb: Annotated[int, Field(ge=5, le=5120, description="Size of the objects a checkpoint file is split into (transferred in parallel).")] = 32
+    checkpoint_part_mb: Annotated[int, Field(ge=5, le=5120, description="Size of the objects a checkpoint file is split into (transferred in parallel).")] = 16
     checkpoint_threads: Annotated[int, Field(ge=1, le=64, description="Parallel transfers when saving or loading a checkpoint.")] = 8
 
     # ----- telemetry

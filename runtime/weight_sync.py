@@ -58,8 +58,14 @@ def unpack_tensors(packed: PackedWeights) -> dict[str, torch.Tensor]:
 
 
 def load_packed_into(module: torch.nn.Module, packed: PackedWeights) -> None:
-    """Copy a packed state into `module`'s parameters and buffers (onto their device)."""
-    module.load_state_dict(unpack_tensors(packed), strict=True)
+    """Install a packed state as `module`'s weights.
+
+    On CPU the parameters become views of the packed buffer itself (`assign=True`): no copy,
+    and samplers on one node share the object store's single copy. That is safe because
+    samplers only run inference (the buffer may be read-only). On CUDA each sampler copies
+    to its own device."""
+    on_cpu = all(p.device.type == "cpu" for p in module.parameters())
+    module.load_state_dict(unpack_tensors(packed), strict=True, assign=on_cpu)
 
 
 @dataclass

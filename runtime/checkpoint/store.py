@@ -71,7 +71,7 @@ def _sha256(data: Buffer) -> str:
 
 
 class CheckpointStore:
-    def __init__(self, uri: str, *, part_mb: int = 32, threads: int = 8) -> None:
+    def __init__(self, uri: str, *, part_mb: int = 16, threads: int = 8) -> None:
         self.storage: ObjectStorage = open_storage(uri, max_connections=max(16, 2 * threads))
         self.uri = self.storage.uri
         self.part_bytes = part_mb * MB

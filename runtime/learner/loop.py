@@ -17,8 +17,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from runtime.algorithms.logprobs import allowed_mask, sequence_token_logprobs
-from runtime.algorithms.policy_gradient import clipped_policy_loss
+from runtime.algorithms.logprobs import allowed_mask
 from runtime.checkpoint.state import LearnerState, state_from_files, state_to_files
 from runtime.checkpoint.store import CheckpointRef, CheckpointStore
 from runtime.config import RayRuntimeConfig
@@ -26,6 +25,7 @@ from runtime.distributed.batched import BatchedDataDict
 from runtime.distributed.worker_group import RayWorkerGroup
 from runtime.errors import ConfigError
 from runtime.learner.parallel import full_model_state, full_optimizer_state, load_full_state, wrap_model
+from runtime.learner.step import train_step
 from runtime.models.registry import build_policy
 from runtime.rollouts import collect_experience
 from runtime.tasks import task_for
@@ -166,31 +166,7 @@ class LearnerSession:
     # ------------------------------------------------------------------ one update
 
     def _train(self, shard: BatchedDataDict, global_tokens: float) -> dict[str, float]:
-        algo = self.config.algorithm
-        self.model.train()
-        shard = shard.to_device(self.device)
-        logprobs, entropy = sequence_token_logprobs(self.model, shard["input_ids"], self.mask, algo.temperature)
-        # Gradients are averaged over ranks, so each rank normalises by its share of the
-        # global token count: the averaged gradient equals the single-process one.
-        loss, stats = clipped_policy_loss(
-            logprobs,
-            shard["old_logprobs"],
-            shard["advantages"],
-            shard["completion_mask"],
-            algo.clip_epsilon,
-            normaliser=global_tokens / self.world,
-        )
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), algo.max_grad_norm)
-        self.optimizer.step()
-        tokens = shard["completion_mask"].sum().clamp(min=1.0)
-        mean_entropy = float((entropy * shard["completion_mask"]).sum() / tokens)
-        totals = torch.tensor([loss.item(), stats["clip_fraction"], mean_entropy], device=self.device) / self.world
-        if self.world > 1:
-            dist.all_reduce(totals)
-        norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm  # FSDP2: a DTensor
-        return {"loss": float(totals[0]), "clip_fraction": float(totals[1]), "entropy": float(totals[2]), "grad_norm": float(norm)}
+        return train_step(self.model, self.optimizer, shard.to_device(self.device), self.mask, self.config.algorithm, global_tokens, self.world)
 
     # ------------------------------------------------------------------ the run
 
@@ -289,11 +265,8 @@ def _gpu_utilisation(device: torch.device) -> float | None:
 
 
 def learner_loop(loop_config: dict[str, Any]) -> None:
-    """Ray Train's `train_loop_per_worker`."""
-    import ray.train
-
+    """Ray Train's `train_loop_per_worker`. (No `ray.train.report`: V2 keeps reported metrics
+    only with Train checkpoints, and ours go to the checkpoint store and the channel.)"""
     os.environ.update(loop_config.get("env", {}))
     config = RayRuntimeConfig.model_validate(loop_config["config"])
-    session = LearnerSession(config, loop_config["samplers"], loop_config["channel"])
-    last = session.run()
-    ray.train.report({"step": session.step, "reward_mean": last.get("reward_mean", float("nan"))})
+    LearnerSession(config, loop_config["samplers"], loop_config["channel"]).run()

@@ -89,3 +89,21 @@ def test_generation_is_reproducible_per_version(samplers) -> None:
     b = group.run_single_worker(0, "generate", batch, expected_version=5)
     assert a["completions"] == b["completions"] and torch.equal(a["old_logprobs"], b["old_logprobs"])
     assert a["weights_version"].tolist() == [5, 5]
+
+
+def test_samplers_score_with_exactly_the_published_weights(samplers) -> None:
+    from runtime.algorithms.logprobs import allowed_mask, sequence_token_logprobs
+
+    config, group = samplers
+    policy = build_policy(config)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        for param in policy.module.parameters():
+            param.add_(torch.randn_like(param) * 0.3)
+    WeightPublisher(group).publish(policy.module.state_dict(), version=2)
+    out = group.run_single_worker(1, "generate", {"prompts": ["123>", "450>"]}, expected_version=2)
+    mask = allowed_mask(policy.tokenizer.vocab_size, policy.tokenizer.ids_of("0123456789"))
+    with torch.no_grad():
+        expected, _ = sequence_token_logprobs(policy.module.eval(), out["input_ids"], mask, config.algorithm.temperature)
+    completion = out["completion_mask"].bool()
+    assert torch.allclose(out["old_logprobs"][completion], expected[completion], atol=1e-5)
