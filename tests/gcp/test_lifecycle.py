@@ -278,3 +278,17 @@ def test_head_address_is_the_running_heads_ip(gcp: GcpProject) -> None:
     assert gcp_provisioner.head_address(ctx) == interface["accessConfigs"][0]["natIP"]
     internal = load_spec(gcp.spec(GCP_TEMPLATES["gcp-single-node-8gpu"].replace("network:\n", "network:\n  use_internal_ips: true\n"), "internal.yaml"))
     assert gcp_provisioner.head_address(ProvisionContext(spec=internal, state=ctx.state, progress=ctx.progress)) == interface["networkIP"]
+
+
+def test_a_same_named_resource_rlcloud_did_not_make_is_never_taken_over(gcp: GcpProject) -> None:
+    spec = gcp.spec(GCP_TEMPLATES["gcp-single-node-8gpu"])
+    ssh_rule = naming.gcp_firewall_ssh("rl-gcp-1node")
+    theirs = {"name": ssh_rule, "network": "https://www.googleapis.com/compute/v1/projects/my-rl-project/global/networks/default",
+              "direction": "INGRESS", "priority": 1000, "sourceRanges": ["0.0.0.0/0"], "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}],
+              "description": "made by hand", "targetTags": ["bastion"]}
+    gcp.world.firewalls[("my-rl-project", ssh_rule)] = dict(theirs)
+    result = run_cli("up", str(spec), "--yes", "--provision-only")
+    assert result.code == 1 and f"firewall rule {ssh_rule} exists but rlcloud did not create it" in result.text
+    assert gcp.fake.mutations() == []
+    down(spec)
+    assert gcp.world.firewalls == {("my-rl-project", ssh_rule): theirs}
