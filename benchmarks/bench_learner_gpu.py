@@ -144,7 +144,7 @@ def runtime_tokens_per_s(sizes: dict[str, int], device_knob: str, gpus: int) -> 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on CPU, to check the code path (no numbers worth reporting)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv if argv is not None else [])
     import ray
     import torch
 
@@ -183,4 +183,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

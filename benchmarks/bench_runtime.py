@@ -22,25 +22,17 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import interleaved_medians  # noqa: E402
+
 MB = 1024 * 1024
-
-
-def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 # ---------------------------------------------------------------------------- moto server
@@ -111,7 +103,6 @@ def bench_checkpoints(state_mb: int, repeats: int) -> dict[str, Any]:
             "boto3 matched": TransferConfig(multipart_chunksize=store.part_bytes, max_concurrency=store.threads),
         }
         refs: list[Any] = []
-        results: dict[str, dict[str, float]] = {}
 
         def ours_save() -> None:
             refs.append(store.save(len(refs), files)[0])
@@ -119,7 +110,8 @@ def bench_checkpoints(state_mb: int, repeats: int) -> dict[str, Any]:
         def ours_load() -> None:
             store.load(refs[-1])
 
-        results["ours"] = {"save_s": median_seconds(ours_save, repeats), "restore_s": median_seconds(ours_load, repeats)}
+        ours_save()  # something to restore from the first round on
+        results: dict[str, dict[str, float]] = {}
         for name, config in baselines.items():
             prefix = name.replace(" ", "-")
 
@@ -131,7 +123,11 @@ def bench_checkpoints(state_mb: int, repeats: int) -> dict[str, Any]:
                 for file_name in files:
                     client.download_fileobj(bucket, f"{prefix}/{file_name}", io.BytesIO(), Config=config)
 
-            results[name] = {"save_s": median_seconds(upload, repeats), "restore_s": median_seconds(download, repeats)}
+            # Ours and this baseline take turns, so drift on the shared machine hits both.
+            ours_up, base_up = interleaved_medians(ours_save, upload, repeats)
+            ours_down, base_down = interleaved_medians(ours_load, download, repeats)
+            results[name] = {"save_s": base_up, "restore_s": base_down}
+            results[f"ours (vs {name})"] = {"save_s": ours_up, "restore_s": ours_down}
     finally:
         server.stop()
         for key, value in saved_env.items():
@@ -139,15 +135,18 @@ def bench_checkpoints(state_mb: int, repeats: int) -> dict[str, Any]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    best_save = min(v["save_s"] for k, v in results.items() if k != "ours")
-    best_restore = min(v["restore_s"] for k, v in results.items() if k != "ours")
+    def ratio(op: str) -> float:
+        """Ours / baseline throughput against the faster baseline, each pair from its own turns."""
+        best = min(baselines, key=lambda name: results[name][op])
+        return round(results[best][op] / results[f"ours (vs {best})"][op], 2)
+
     return {
         "state_mb": round(total / MB, 1),
         "files": {k: round(len(v) / MB, 1) for k, v in files.items()},
         "seconds": results,
         "mb_per_s": {k: {op: round(total / MB / s, 1) for op, s in v.items()} for k, v in results.items()},
-        "save_ratio": round(best_save / results["ours"]["save_s"], 2),
-        "restore_ratio": round(best_restore / results["ours"]["restore_s"], 2),
+        "save_ratio": ratio("save_s"),
+        "restore_ratio": ratio("restore_s"),
         "target_ratio": 0.9,
     }
 
@@ -162,10 +161,9 @@ def bench_weight_sync(counts: list[int], model_dims: dict[str, int], repeats: in
     import ray
 
     from runtime.config import RayRuntimeConfig
-    from runtime.distributed.virtual_cluster import SAMPLER, RayVirtualCluster
-    from runtime.distributed.worker_group import RayWorkerGroup
+    from runtime.distributed.virtual_cluster import RayVirtualCluster
     from runtime.models.registry import build_policy
-    from runtime.sampler import SamplerWorker
+    from runtime.sampler import start_samplers
     from runtime.weight_sync import WeightPublisher
 
     started_ray = not ray.is_initialized()
@@ -180,13 +178,7 @@ def bench_weight_sync(counts: list[int], model_dims: dict[str, int], repeats: in
             config = RayRuntimeConfig(num_sampler_actors=count, tiny=model_dims, learner_num_cpus=1)
             cluster = RayVirtualCluster.for_run(config, name=f"bench-sync-{count}")
             cluster.wait(300)
-            group = RayWorkerGroup(
-                cluster,
-                SamplerWorker,
-                cluster.bundle_indices(SAMPLER),
-                init_kwargs={"config": config.model_dump()},
-                per_worker_kwargs=[{"index": i} for i in range(count)],
-            )
+            group = start_samplers(cluster, config)
             groups[count] = (cluster, group, WeightPublisher(group))
         state = build_policy(RayRuntimeConfig(tiny=model_dims)).module.state_dict()
         for count, (_, _, publisher) in groups.items():
@@ -222,9 +214,9 @@ def bench_weight_sync(counts: list[int], model_dims: dict[str, int], repeats: in
 def print_report(results: dict[str, Any]) -> None:
     ck = results["checkpoint"]
     print(f"\ncheckpoint: learner state {ck['state_mb']} MB ({ck['files']}) to moto server on 127.0.0.1")
-    print(f"  {'':16} {'save MB/s':>10} {'restore MB/s':>13}")
+    print(f"  {'':26} {'save MB/s':>10} {'restore MB/s':>13}")
     for name, rates in ck["mb_per_s"].items():
-        print(f"  {name:16} {rates['save_s']:>10} {rates['restore_s']:>13}")
+        print(f"  {name:26} {rates['save_s']:>10} {rates['restore_s']:>13}")
     print(f"  ours / best boto3: save {ck['save_ratio']}x, restore {ck['restore_ratio']}x (target >= {ck['target_ratio']})")
     for label, ws in results["weight_sync"].items():
         print(f"\nweight sync ({label}, {ws['weights_mb']} MB per version, one ray.put, all samplers load it)")
@@ -238,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state-mb", type=int, default=300, help="checkpoint state size (default 300)")
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (a smoke run)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv if argv is not None else [])
     repeats = 2 if args.quick else 3
     results: dict[str, Any] = {"checkpoint": bench_checkpoints(40 if args.quick else args.state_mb, repeats)}
     sync_repeats = 3 if args.quick else 15
@@ -253,4 +245,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from runtime.checkpoint.state import LearnerState, state_from_files, state_to_files
 from runtime.checkpoint.store import CheckpointRef, CheckpointStore
 from runtime.config import RayRuntimeConfig
-from runtime.distributed.virtual_cluster import SAMPLER, RayVirtualCluster
+from runtime.distributed.virtual_cluster import RayVirtualCluster
 from runtime.distributed.worker_group import RayWorkerGroup
 from runtime.errors import RlcloudError
 from runtime.telemetry.sinks import TelemetrySink
@@ -55,7 +55,7 @@ class RayRuntime:
 
         from runtime.learner.placement import check_ray_train_supported
         from runtime.learner.trainer import learner_has_cuda, torch_backend
-        from runtime.sampler import SamplerWorker
+        from runtime.sampler import start_samplers
         from runtime.telemetry.channel import start_channel
 
         if not ray.is_initialized():
@@ -68,15 +68,7 @@ class RayRuntime:
         waited = self.cluster.wait(cfg.placement_timeout_s)
         self.sink.say(f"placement group ready in {waited:.1f}s")
         probe = learner_has_cuda(cfg, self.cluster) if cfg.device == "auto" and cfg.learner_num_gpus else None
-        self.samplers = RayWorkerGroup(
-            self.cluster,
-            SamplerWorker,
-            self.cluster.bundle_indices(SAMPLER),
-            init_kwargs={"config": cfg.model_dump()},
-            per_worker_kwargs=[{"index": i} for i in range(cfg.num_sampler_actors)],
-            max_restarts=cfg.sampler_max_restarts,
-            name="sampler",
-        )
+        self.samplers = start_samplers(self.cluster, cfg)
         self.channel = start_channel()
         described = self.samplers.run_all_workers_single_data("describe")
         devices = sorted({d["device"] for d in described})

@@ -17,6 +17,8 @@ from runtime.algorithms.logprobs import allowed_mask, constrained_log_softmax
 from runtime.config import RayRuntimeConfig
 from runtime.devices import describe_process, resolve_device
 from runtime.distributed.batched import BatchedDataDict
+from runtime.distributed.virtual_cluster import SAMPLER, RayVirtualCluster
+from runtime.distributed.worker_group import RayWorkerGroup
 from runtime.errors import StaleWeightsError
 from runtime.models.registry import build_policy
 from runtime.tasks import task_for
@@ -97,3 +99,16 @@ class SamplerWorker:
         old_logprobs = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
         old_logprobs[:, prompt_len:] = torch.cat(logprobs, dim=1)
         return BatchedDataDict(input_ids=ids, completion_mask=completion_mask, old_logprobs=old_logprobs)
+
+
+def start_samplers(cluster: RayVirtualCluster, config: RayRuntimeConfig) -> RayWorkerGroup:
+    """One SamplerWorker per sampler bundle of `cluster`, restarted by Ray if it dies."""
+    return RayWorkerGroup(
+        cluster,
+        SamplerWorker,
+        cluster.bundle_indices(SAMPLER),
+        init_kwargs={"config": config.model_dump()},
+        per_worker_kwargs=[{"index": i} for i in range(config.num_sampler_actors)],
+        max_restarts=config.sampler_max_restarts,
+        name="sampler",
+    )

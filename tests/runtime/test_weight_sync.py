@@ -8,12 +8,11 @@ import random
 import pytest
 import torch
 
-from runtime.distributed.virtual_cluster import SAMPLER, RayVirtualCluster
-from runtime.distributed.worker_group import RayWorkerGroup
+from runtime.distributed.virtual_cluster import RayVirtualCluster
 from runtime.errors import StaleWeightsError
 from runtime.models.registry import build_policy
 from runtime.rollouts import collect_experience
-from runtime.sampler import SamplerWorker
+from runtime.sampler import start_samplers
 from runtime.tasks import task_for
 from runtime.weight_sync import WeightPublisher, pack_state_dict, unpack_tensors
 from tests.runtime.conftest import job_config
@@ -39,14 +38,7 @@ def samplers(ray_cluster: str):
     config = job_config(task={"prompts_per_step": 8, "group_size": 4}, sampler_max_restarts=2)
     cluster = RayVirtualCluster.for_run(config, name="test-sync")
     cluster.wait(60)
-    group = RayWorkerGroup(
-        cluster,
-        SamplerWorker,
-        cluster.bundle_indices(SAMPLER),
-        init_kwargs={"config": config.model_dump()},
-        per_worker_kwargs=[{"index": i} for i in range(config.num_sampler_actors)],
-        max_restarts=config.sampler_max_restarts,
-    )
+    group = start_samplers(cluster, config)
     yield config, group
     group.shutdown()
     cluster.shutdown()
