@@ -25,6 +25,7 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -91,8 +92,9 @@ def bench_checkpoints(state_mb: int, repeats: int) -> dict[str, Any]:
     files = learner_state_files(state_mb)
     total = sum(len(v) for v in files.values())
     server = MotoProcess()
-    saved_env = {k: os.environ.get(k) for k in [*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL"]}
-    os.environ.update({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": server.endpoint})
+    # The SDK (ours and the baselines') talks to moto with fake credentials, for this block only.
+    environment = mock.patch.dict(os.environ, {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": server.endpoint})
+    environment.start()
     try:
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         client = boto3.client("s3", config=Config(max_pool_connections=32))
@@ -129,12 +131,9 @@ def bench_checkpoints(state_mb: int, repeats: int) -> dict[str, Any]:
             results[name] = {"save_s": base_up, "restore_s": base_down}
             results[f"ours (vs {name})"] = {"save_s": ours_up, "restore_s": ours_down}
     finally:
+        environment.stop()
         server.stop()
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
     def ratio(op: str) -> float:
         """Ours / baseline throughput against the faster baseline, each pair from its own turns."""
         best = min(baselines, key=lambda name: results[name][op])
