@@ -52,8 +52,7 @@ def inspect_role(iam: Any, cluster: str, ident: NodeIdentity, policy: Any) -> In
         if role is None:
             return Inspection(IAM_ROLE, ident.role_name, "create", f"{ident.role} nodes' identity; inline policy {AWS_NODE_POLICY_NAME}")
         role = role["Role"]
-        if not tags.is_ours(role.get("Tags"), cluster):
-            raise CloudError(f"IAM role {ident.role_name} exists but rlcloud did not create it", hint="delete or rename it, or rename the cluster")
+        tags.require_ours(role.get("Tags"), cluster, f"IAM role {ident.role_name}")
         attached = iam.list_attached_role_policies(RoleName=ident.role_name)["AttachedPolicies"]
         current = _current_policy(iam, ident.role_name)
     found = Inspection(IAM_ROLE, ident.role_name, "keep", current={"role": role, "attached": attached, "policy": current})
@@ -74,8 +73,7 @@ def inspect_profile(iam: Any, cluster: str, ident: NodeIdentity) -> Inspection:
     if profile is None:
         return Inspection(INSTANCE_PROFILE, ident.profile_name, "create", f"carries role {ident.role_name}")
     profile = profile["InstanceProfile"]
-    if not tags.is_ours(profile.get("Tags"), cluster):
-        raise CloudError(f"instance profile {ident.profile_name} exists but rlcloud did not create it", hint="delete or rename it, or rename the cluster")
+    tags.require_ours(profile.get("Tags"), cluster, f"instance profile {ident.profile_name}")
     roles = [r["RoleName"] for r in profile.get("Roles", [])]
     found = Inspection(INSTANCE_PROFILE, ident.profile_name, "keep", current=profile)
     if roles != [ident.role_name]:

@@ -10,7 +10,6 @@ from provisioner import naming
 from provisioner.clouds.aws import tags
 from provisioner.clouds.aws.errors import aws_errors, or_none
 from provisioner.clouds.aws.inspection import KEY_PAIR, Inspection, Recorder
-from provisioner.errors import CloudError
 from provisioner.state import CloudResource
 
 
@@ -30,11 +29,7 @@ def inspect(ec2: Any, cluster: str, public_key: str | None) -> Inspection:
         current = find(ec2, name)
     if current is None:
         return Inspection(KEY_PAIR, name, "create", "imports this cluster's SSH public key")
-    if not tags.is_ours(current.get("Tags"), cluster):
-        raise CloudError(
-            f"a key pair named {name} exists but rlcloud did not create it for cluster {cluster}",
-            hint="delete or rename that key pair, or rename the cluster",
-        )
+    tags.require_ours(current.get("Tags"), cluster, f"key pair {name}")
     if public_key is None or _key_body(current.get("PublicKey", "")) != _key_body(public_key):
         return Inspection(KEY_PAIR, name, "update", "the local SSH key differs; re-import it", current=current)
     return Inspection(KEY_PAIR, name, "keep", current=current)

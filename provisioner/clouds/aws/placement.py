@@ -26,10 +26,9 @@ def inspect(ec2: Any, cluster: str) -> Inspection:
         group = find(ec2, name)
     if group is None:
         return Inspection(PLACEMENT_GROUP, name, "create", f"strategy {STRATEGY}, for the GPU node groups")
-    if not tags.is_ours(group.get("Tags"), cluster):
-        raise CloudError(f"a placement group named {name} exists but rlcloud did not create it", hint="delete or rename it, or rename the cluster")
+    tags.require_ours(group.get("Tags"), cluster, f"placement group {name}")
     if group.get("Strategy") != STRATEGY:
-        raise CloudError(f"placement group {name} has strategy {group.get('Strategy')}, not {STRATEGY}", hint=f"`rlcloud down` then `rlcloud up` recreates it")
+        raise CloudError(f"placement group {name} has strategy {group.get('Strategy')}, not {STRATEGY}", hint="`rlcloud down` then `rlcloud up` recreates it")
     return Inspection(PLACEMENT_GROUP, name, "keep", current=group)
 
 

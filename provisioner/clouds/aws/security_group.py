@@ -15,7 +15,6 @@ from provisioner import naming
 from provisioner.clouds.aws import tags
 from provisioner.clouds.aws.errors import aws_errors
 from provisioner.clouds.aws.inspection import SECURITY_GROUP, Inspection, Recorder
-from provisioner.errors import CloudError
 from provisioner.state import CloudResource
 
 SSH_PORT = 22
@@ -92,11 +91,10 @@ def inspect(ec2: Any, cluster: str, vpc_id: str, ssh_cidrs: list[str] | None) ->
     if group is None:
         cidrs = ", ".join(ssh_cidrs or ["(ssh_cidrs)"])
         return Inspection(SECURITY_GROUP, name, "create", f"all traffic within the group; SSH from {cidrs}; no Ray port from outside")
-    if not tags.is_ours(group.get("Tags"), cluster):
-        raise CloudError(
-            f"security group {name} ({group['GroupId']}) exists in {vpc_id} but rlcloud did not create it",
-            hint="name it in network.security_group_id to use it as is, or delete / rename it",
-        )
+    tags.require_ours(
+        group.get("Tags"), cluster, f"security group {name} ({group['GroupId']}) in {vpc_id}",
+        hint="name it in network.security_group_id to use it as is, or delete / rename it",
+    )
     found = Inspection(SECURITY_GROUP, f"{name} ({group['GroupId']})", "keep", current=group)
     if ssh_cidrs is not None:
         have, want = current_rules(group), desired_rules(group["GroupId"], ssh_cidrs)
@@ -129,18 +127,12 @@ def ensure(ec2: Any, cluster: str, vpc_id: str, ssh_cidrs: list[str], found: Ins
 
 def _apply_rules(ec2: Any, group_id: str, name: str, *, add: set[Rule], remove: set[Rule]) -> None:
     # Additions first: a changed SSH CIDR never leaves a moment with no way in.
-    for egress in (False, True):
-        adding = [r.permission() for r in sorted(add, key=Rule.text) if r.egress == egress]
-        if adding:
-            call = ec2.authorize_security_group_egress if egress else ec2.authorize_security_group_ingress
-            with aws_errors(f"adding {'egress' if egress else 'ingress'} rules to security group {name}"):
-                call(GroupId=group_id, IpPermissions=adding)
-    for egress in (False, True):
-        removing = [r.permission() for r in sorted(remove, key=Rule.text) if r.egress == egress]
-        if removing:
-            call = ec2.revoke_security_group_egress if egress else ec2.revoke_security_group_ingress
-            with aws_errors(f"removing {'egress' if egress else 'ingress'} rules from security group {name}"):
-                call(GroupId=group_id, IpPermissions=removing)
+    for verb, rules in (("authorize", add), ("revoke", remove)):
+        for direction in ("ingress", "egress"):
+            batch = [r.permission() for r in sorted(rules, key=Rule.text) if r.egress == (direction == "egress")]
+            if batch:
+                with aws_errors(f"{verb} {direction} rules of security group {name}"):
+                    getattr(ec2, f"{verb}_security_group_{direction}")(GroupId=group_id, IpPermissions=batch)
 
 
 def delete(ec2: Any, group_id: str) -> None:

@@ -92,21 +92,10 @@ class AwsSession:
             hook(client)
         return client
 
-    @property
-    def ec2(self) -> Any:
-        return self.client("ec2")
-
-    @property
-    def iam(self) -> Any:
-        return self.client("iam")
-
-    @property
-    def s3(self) -> Any:
-        return self.client("s3")
-
-    @property
-    def ssm(self) -> Any:
-        return self.client("ssm")
+    ec2 = property(lambda self: self.client("ec2"))
+    iam = property(lambda self: self.client("iam"))
+    s3 = property(lambda self: self.client("s3"))
+    ssm = property(lambda self: self.client("ssm"))
 
     def identity(self) -> dict[str, str]:
         """Account id and partition of the credentials in use (one STS call, cached)."""

@@ -36,6 +36,15 @@ def is_ours(tags: Iterable[dict[str, str]] | None, cluster: str) -> bool:
     return found.get(naming.TAG_KEY) == cluster and found.get(naming.MANAGED_TAG_KEY) == MANAGED_VALUE
 
 
+def require_ours(tags: Iterable[dict[str, str]] | None, cluster: str, what: str, hint: str = "delete or rename it, or rename the cluster") -> None:
+    """A resource with rlcloud's name for this cluster that rlcloud did not create stops `up`:
+    adopting it would hand it to `down`, changing it would change someone else's resource."""
+    if not is_ours(tags, cluster):
+        from provisioner.errors import CloudError
+
+        raise CloudError(f"{what} exists but rlcloud did not create it for cluster {cluster}", hint=hint)
+
+
 def cluster_filter(cluster: str, *, managed: bool = True) -> list[dict[str, Any]]:
     """EC2 Describe* filters for resources rlcloud created for `cluster`."""
     filters = [{"Name": f"tag:{naming.TAG_KEY}", "Values": [cluster]}]

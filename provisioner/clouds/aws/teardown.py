@@ -17,19 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from provisioner.clouds.aws import bucket, identity, keypair, placement, security_group
+from provisioner.clouds.aws import inspection as kind
 from provisioner.clouds.aws.errors import error_code, to_cloud_error
-from provisioner.clouds.aws.inspection import (
-    BUCKET,
-    IAM_ROLE,
-    INSTANCE,
-    INSTANCE_PROFILE,
-    KEY_PAIR,
-    NETWORK_INTERFACE,
-    PLACEMENT_GROUP,
-    SECURITY_GROUP,
-    SPOT_REQUEST,
-    VOLUME,
-)
 from provisioner.clouds.aws.inventory import Found
 from provisioner.clouds.aws.retry import retry_while
 from provisioner.clouds.aws.session import AwsSession
@@ -37,9 +26,9 @@ from provisioner.naming import AWS_NODE_POLICY_NAME
 from provisioner.progress import Progress
 
 STAGES: list[set[str]] = [
-    {INSTANCE, SPOT_REQUEST, BUCKET},
-    {NETWORK_INTERFACE, VOLUME, KEY_PAIR, PLACEMENT_GROUP, INSTANCE_PROFILE},
-    {SECURITY_GROUP, IAM_ROLE},
+    {kind.INSTANCE, kind.SPOT_REQUEST, kind.BUCKET},
+    {kind.NETWORK_INTERFACE, kind.VOLUME, kind.KEY_PAIR, kind.PLACEMENT_GROUP, kind.INSTANCE_PROFILE},
+    {kind.SECURITY_GROUP, kind.IAM_ROLE},
 ]
 IN_USE = {"DependencyViolation", "InvalidPlacementGroup.InUse", "DeleteConflict", "VolumeInUse", "InvalidNetworkInterface.InUse"}
 GONE = {
@@ -61,34 +50,34 @@ PARALLEL = 8
 def delete_command(found: Found, region: str) -> str:
     ec2 = f"aws ec2 --region {region}"
     return {
-        INSTANCE: f"{ec2} terminate-instances --instance-ids {found.id}",
-        SPOT_REQUEST: f"{ec2} cancel-spot-instance-requests --spot-instance-request-ids {found.id}",
-        VOLUME: f"{ec2} delete-volume --volume-id {found.id}",
-        NETWORK_INTERFACE: f"{ec2} delete-network-interface --network-interface-id {found.id}",
-        SECURITY_GROUP: f"{ec2} delete-security-group --group-id {found.id}",
-        KEY_PAIR: f"{ec2} delete-key-pair --key-name {found.id}",
-        PLACEMENT_GROUP: f"{ec2} delete-placement-group --group-name {found.id}",
+        kind.INSTANCE: f"{ec2} terminate-instances --instance-ids {found.id}",
+        kind.SPOT_REQUEST: f"{ec2} cancel-spot-instance-requests --spot-instance-request-ids {found.id}",
+        kind.VOLUME: f"{ec2} delete-volume --volume-id {found.id}",
+        kind.NETWORK_INTERFACE: f"{ec2} delete-network-interface --network-interface-id {found.id}",
+        kind.SECURITY_GROUP: f"{ec2} delete-security-group --group-id {found.id}",
+        kind.KEY_PAIR: f"{ec2} delete-key-pair --key-name {found.id}",
+        kind.PLACEMENT_GROUP: f"{ec2} delete-placement-group --group-name {found.id}",
         # rlcloud names each profile like the role it carries
-        INSTANCE_PROFILE: f"aws iam remove-role-from-instance-profile --instance-profile-name {found.id} --role-name {found.id}"
+        kind.INSTANCE_PROFILE: f"aws iam remove-role-from-instance-profile --instance-profile-name {found.id} --role-name {found.id}"
         f" && aws iam delete-instance-profile --instance-profile-name {found.id}",
-        IAM_ROLE: f"aws iam delete-role-policy --role-name {found.id} --policy-name {AWS_NODE_POLICY_NAME} && aws iam delete-role --role-name {found.id}",
-        BUCKET: f"empty every object version of s3://{found.id} (console: Empty), then aws s3api delete-bucket --bucket {found.id}",
+        kind.IAM_ROLE: f"aws iam delete-role-policy --role-name {found.id} --policy-name {AWS_NODE_POLICY_NAME} && aws iam delete-role --role-name {found.id}",
+        kind.BUCKET: f"empty every object version of s3://{found.id} (console: Empty), then aws s3api delete-bucket --bucket {found.id}",
     }[found.kind]
 
 
-def _deleter(aws: AwsSession, kind: str) -> Callable[[str], None]:
+def _deleter(aws: AwsSession, what: str) -> Callable[[str], None]:
     ec2 = aws.ec2
     return {
-        SPOT_REQUEST: lambda rid: ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=[rid]),
-        VOLUME: lambda vid: ec2.delete_volume(VolumeId=vid),
-        NETWORK_INTERFACE: lambda eni: ec2.delete_network_interface(NetworkInterfaceId=eni),
-        SECURITY_GROUP: lambda gid: security_group.delete(ec2, gid),
-        KEY_PAIR: lambda name: keypair.delete(ec2, name),
-        PLACEMENT_GROUP: lambda name: placement.delete(ec2, name),
-        INSTANCE_PROFILE: lambda name: identity.delete_profile(aws.iam, name),
-        IAM_ROLE: lambda name: identity.delete_role(aws.iam, name),
-        BUCKET: lambda name: bucket.delete(aws.s3, name),
-    }[kind]
+        kind.SPOT_REQUEST: lambda rid: ec2.cancel_spot_instance_requests(SpotInstanceRequestIds=[rid]),
+        kind.VOLUME: lambda vid: ec2.delete_volume(VolumeId=vid),
+        kind.NETWORK_INTERFACE: lambda eni: ec2.delete_network_interface(NetworkInterfaceId=eni),
+        kind.SECURITY_GROUP: lambda gid: security_group.delete(ec2, gid),
+        kind.KEY_PAIR: lambda name: keypair.delete(ec2, name),
+        kind.PLACEMENT_GROUP: lambda name: placement.delete(ec2, name),
+        kind.INSTANCE_PROFILE: lambda name: identity.delete_profile(aws.iam, name),
+        kind.IAM_ROLE: lambda name: identity.delete_role(aws.iam, name),
+        kind.BUCKET: lambda name: bucket.delete(aws.s3, name),
+    }[what]
 
 
 def terminate_instances(ec2: Any, ids: list[str]) -> None:
@@ -113,8 +102,8 @@ class Teardown:
             if not batch:
                 continue
             with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-                jobs = [pool.submit(self._instances, [f for f in batch if f.kind == INSTANCE])]
-                jobs += [pool.submit(self._one, f) for f in batch if f.kind != INSTANCE]
+                jobs = [pool.submit(self._instances, [f for f in batch if f.kind == kind.INSTANCE])]
+                jobs += [pool.submit(self._one, f) for f in batch if f.kind != kind.INSTANCE]
                 for job in jobs:
                     job.result()
 
