@@ -21,6 +21,7 @@ BENCHMARKS = {
     "cli_startup": "benchmarks.bench_cli_startup",
     "local_up": "benchmarks.bench_local_up",
     "azure": "benchmarks.bench_azure",
+    "gcp": "benchmarks.bench_gcp",
 }
 
 

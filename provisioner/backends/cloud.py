@@ -49,13 +49,17 @@ class CloudBackend:
         self.provisioner = provisioner
 
     # ------------------------------------------------------------------ helpers
-    def _context(self, spec: ClusterSpecBase, progress: Progress, *, for_apply: bool) -> ProvisionContext:
+    def _context(
+        self, spec: ClusterSpecBase, progress: Progress, *, for_apply: bool, resolve_cidrs: bool = True
+    ) -> ProvisionContext:
+        """`for_apply` creates the SSH key pair if missing; `resolve_cidrs` looks up this
+        machine's public IP for `ssh_cidrs: auto` (only plan and up need it)."""
         state = load_state(spec.name) or ClusterState(name=spec.name, cloud=spec.cloud)
         ctx = CompileContext.for_cluster(spec.name)
         public_key = ensure_keypair(ctx.ssh_private_key, f"rlcloud-{spec.name}") if for_apply else (
             ctx.ssh_public_key.read_text().strip() if ctx.ssh_public_key.exists() else None
         )
-        cidrs = resolve_ssh_cidrs(spec.network.ssh_cidrs)  # type: ignore[attr-defined]
+        cidrs = resolve_ssh_cidrs(spec.network.ssh_cidrs) if resolve_cidrs else []  # type: ignore[attr-defined]
         return ProvisionContext(spec=spec, state=state, progress=progress, ssh_cidrs=cidrs, ssh_public_key=public_key)
 
     def plan(self, spec: ClusterSpecBase, progress: Progress | None = None) -> Plan:
@@ -75,6 +79,10 @@ class CloudBackend:
         assume_yes: bool = False,
         provision_only: bool = False,
     ) -> UpResult:
+        from provisioner.spec.checks import spec_warnings
+
+        for warning in spec_warnings(spec):  # e.g. SSH open to 0.0.0.0/0: said on every `up`
+            progress.write(f"warning: {warning}")
         plan = self.plan(spec, progress)
         progress.write(plan.text())
         if plan.mutating():
@@ -123,7 +131,7 @@ class CloudBackend:
 
     # ------------------------------------------------------------------ down
     def down(self, spec: ClusterSpecBase, *, progress: Progress, assume_yes: bool = False, purge_storage: bool = False) -> DownResult:
-        ctx = self._context(spec, progress, for_apply=False)
+        ctx = self._context(spec, progress, for_apply=False, resolve_cidrs=False)
         resources: list[PlannedResource] = self.provisioner.plan_down(ctx, purge_storage)
         to_delete = [r for r in resources if r.action == "delete"]
         ray_config = ray_config_path(spec.name)
@@ -167,7 +175,7 @@ class CloudBackend:
 
     @contextmanager
     def endpoint(self, spec: ClusterSpecBase) -> Iterator[DashboardEndpoint]:
-        ctx = self._context(spec, Progress.silent(), for_apply=False)
+        ctx = self._context(spec, Progress.silent(), for_apply=False, resolve_cidrs=False)
         host = self.provisioner.head_address(ctx)
         if host is None:
             raise ClusterError(f"cluster {spec.name} has no running head", hint=f"rlcloud up {ctx.state.spec_path or 'SPEC'}")

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from provisioner import naming
 from provisioner.clouds.azure import head_shipping
-from provisioner.compile.common import base_config, node_type_entry
+from provisioner.compile.common import base_config, node_type_entry, ship_to_head
 from provisioner.compile.context import CompileContext, pending
 from provisioner.images import AZURE_CPU_IMAGE, AZURE_GPU_IMAGE, azure_image_parts
 from provisioner.spec.models import AzureClusterSpec
@@ -107,12 +107,7 @@ def compile_azure(spec: AzureClusterSpec, ctx: CompileContext, refs: AzureRefs |
     }
     # The autoscaler on the head runs rlcloud's node provider: ship it, install the Azure SDK
     # it needs, and put it on the import path of `ray start` (whose child the autoscaler is).
-    config["file_mounts"].update(head_shipping.file_mounts())
-    config["head_setup_commands"] = [head_shipping.head_setup_command(), *config["head_setup_commands"]]
-    config["head_start_ray_commands"] = [
-        head_shipping.with_head_env(c, refs.identity_client_id) if "ray start" in c else c
-        for c in config["head_start_ray_commands"]
-    ]
+    ship_to_head(config, head_shipping.modules(), head_shipping.HEAD_PIP_PACKAGES, head_shipping.head_env(refs.identity_client_id))
     for node in nodes:
         config["available_node_types"][node.ray_name] = node_type_entry(node, node_config(spec, node, refs))
     return config

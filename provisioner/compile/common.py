@@ -11,7 +11,7 @@ Security choices made here, for every cloud:
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from provisioner import naming
 from provisioner.compile.context import CompileContext
@@ -116,3 +116,36 @@ def base_config(spec: ClusterSpecBase, nodes: list[ResolvedNode], ctx: CompileCo
             "run_options": ["--ulimit nofile=65536:65536", *docker.run_options],
         }
     return config
+
+
+# Where modules shipped to the head live: a directory on the head's `ray start` PYTHONPATH.
+# Shipped without __init__.py files, the folders are PEP 420 namespace packages, so a module
+# keeps its dotted name (e.g. provisioner.clouds.gcp.node_provider) on a head where the rest of
+# rlcloud is not installed.
+REMOTE_PYTHON_DIR = "~/.rlcloud/python"
+REMOTE_PYTHON_DIR_SHELL = "$HOME/.rlcloud/python"
+
+
+def ship_to_head(
+    config: dict[str, Any],
+    modules: Mapping[str, str],
+    pip_packages: Sequence[str],
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Make modules importable by the head's autoscaler (a child of `ray start`).
+
+    `modules` maps a path relative to the shipped python dir (e.g.
+    "provisioner/clouds/gcp/node_provider.py") to the local file; `pip_packages` are installed
+    on the head first; `env` is exported (not secret values: it lands in the YAML) for `ray start`.
+    """
+    for relative, local in modules.items():
+        config["file_mounts"][f"{REMOTE_PYTHON_DIR}/{relative}"] = local
+    if pip_packages:
+        install = "python3 -m pip install --quiet " + " ".join(f'"{p}"' for p in pip_packages)
+        config["head_setup_commands"] = [install, *config["head_setup_commands"]]
+    exports = f"export PYTHONPATH={REMOTE_PYTHON_DIR_SHELL}${{PYTHONPATH:+:$PYTHONPATH}};"
+    for key, value in (env or {}).items():
+        exports += f" export {key}={shlex.quote(value)};"
+    config["head_start_ray_commands"] = [
+        f"{exports} {command}" if "ray start" in command else command for command in config["head_start_ray_commands"]
+    ]

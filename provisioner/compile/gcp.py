@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from provisioner import naming
-from provisioner.compile.common import base_config, node_type_entry
+from provisioner.compile.common import base_config, node_type_entry, ship_to_head
 from provisioner.compile.context import CompileContext, pending
 from provisioner.images import gcp_node_image
 from provisioner.spec.models import GcpClusterSpec
@@ -43,9 +43,6 @@ class GcpRefs(BaseModel):
 # Ray loads the node provider by this dotted path, on the operator's machine and on the head.
 NODE_PROVIDER_MODULE = "provisioner.clouds.gcp.node_provider"
 NODE_PROVIDER_CLASS = f"{NODE_PROVIDER_MODULE}.RlcloudGcpNodeProvider"
-# On the head: a directory added to `ray start`'s PYTHONPATH, holding only that module.
-REMOTE_PYTHON_DIR = "~/.rlcloud/python"
-_REMOTE_PYTHON_DIR_SHELL = "$HOME/.rlcloud/python"
 # Ray's GCP provider talks to Compute Engine through google-api-python-client, which Deep
 # Learning VM and Ubuntu images lack; the version rlcloud is tested with.
 HEAD_PIP_PACKAGES = ("google-api-python-client==2.202.0",)
@@ -62,12 +59,7 @@ def ship_node_provider(config: dict[str, Any]) -> None:
     """Make the head's autoscaler able to import the provider: the module file, the client
     library it needs, and the module's directory on `ray start`'s PYTHONPATH (the autoscaler
     is a child of `ray start`)."""
-    remote = f"{REMOTE_PYTHON_DIR}/{NODE_PROVIDER_MODULE.replace('.', '/')}.py"
-    config["file_mounts"][remote] = node_provider_source()
-    install = "python3 -m pip install --quiet " + " ".join(f'"{p}"' for p in HEAD_PIP_PACKAGES)
-    config["head_setup_commands"] = [install, *config["head_setup_commands"]]
-    export = f"export PYTHONPATH={_REMOTE_PYTHON_DIR_SHELL}${{PYTHONPATH:+:$PYTHONPATH}};"
-    config["head_start_ray_commands"] = [f"{export} {c}" if "ray start" in c else c for c in config["head_start_ray_commands"]]
+    ship_to_head(config, {f"{NODE_PROVIDER_MODULE.replace('.', '/')}.py": node_provider_source()}, HEAD_PIP_PACKAGES)
 
 
 def _labels(spec: GcpClusterSpec) -> dict[str, str]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 PROVIDER_MODULE = "provisioner.clouds.azure.ray_node_provider.RlcloudAzureNodeProvider"
-REMOTE_PYTHON_DIR = "~/.rlcloud/python"
-REMOTE_PYTHON_DIR_SHELL = "$HOME/.rlcloud/python"
 SHIPPED_MODULES = ("sdk_clients.py", "vm_template.py", "ray_node_provider.py")
 
 # What Ray's Azure provider imports on the head, at the versions Ray 2.60's own Azure example
@@ -35,21 +33,21 @@ HEAD_PIP_PACKAGES = (
 )
 
 
+def modules() -> dict[str, str]:
+    """Path under the shipped python dir -> local path of each shipped module."""
+    here = Path(__file__).resolve().parent
+    return {f"provisioner/clouds/azure/{name}": str(here / name) for name in SHIPPED_MODULES}
+
+
 def file_mounts() -> dict[str, str]:
     """Remote path -> local path of each shipped module (Ray's `file_mounts` format)."""
-    here = Path(__file__).resolve().parent
-    return {f"{REMOTE_PYTHON_DIR}/provisioner/clouds/azure/{name}": str(here / name) for name in SHIPPED_MODULES}
+    from provisioner.compile.common import REMOTE_PYTHON_DIR
+
+    return {f"{REMOTE_PYTHON_DIR}/{relative}": local for relative, local in modules().items()}
 
 
-def head_setup_command() -> str:
-    return "python3 -m pip install --quiet " + " ".join(f'"{p}"' for p in HEAD_PIP_PACKAGES)
-
-
-def with_head_env(command: str, identity_client_id: str | None) -> str:
-    """`command` (the head's `ray start`) with the shipped modules importable and, when known,
-    the cluster's managed identity named for DefaultAzureCredential (AZURE_CLIENT_ID selects a
-    user-assigned identity through the instance metadata service; it is not a secret)."""
-    exports = f"export PYTHONPATH={REMOTE_PYTHON_DIR_SHELL}${{PYTHONPATH:+:$PYTHONPATH}};"
-    if identity_client_id:
-        exports += f" export AZURE_CLIENT_ID={identity_client_id};"
-    return f"{exports} {command}"
+def head_env(identity_client_id: str | None) -> dict[str, str]:
+    """Environment for the head's `ray start`: when known, the cluster's managed identity named
+    for DefaultAzureCredential (AZURE_CLIENT_ID selects a user-assigned identity through the
+    instance metadata service; it is not a secret)."""
+    return {"AZURE_CLIENT_ID": identity_client_id} if identity_client_id else {}
