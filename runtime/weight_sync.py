@@ -58,21 +58,38 @@ def unpack_tensors(packed: PackedWeights) -> dict[str, torch.Tensor]:
 
 
 def load_packed_into(module: torch.nn.Module, packed: PackedWeights) -> None:
-    """Install a packed state as `module`'s weights.
+    """Install a packed state as `module`'s weights (names, shapes and dtypes must match).
 
-    On CPU the parameters become views of the packed buffer itself (`assign=True`): no copy,
-    and samplers on one node share the object store's single copy. That is safe because
-    samplers only run inference (the buffer may be read-only). On CUDA each sampler copies
-    to its own device."""
-    on_cpu = all(p.device.type == "cpu" for p in module.parameters())
-    module.load_state_dict(unpack_tensors(packed), strict=True, assign=on_cpu)
+    On CPU the parameters become views of the packed buffer itself: no copy, and samplers on
+    one node share the object store's single copy. That is safe because samplers only run
+    inference (the buffer may be read-only). On CUDA each sampler copies to its own device.
+    Plain attribute swaps rather than load_state_dict: this runs once per version on every
+    sampler, and its fixed cost is what grows with the sampler count."""
+    tensors = unpack_tensors(packed)
+    targets = dict(module.named_parameters())
+    targets.update(module.named_buffers())
+    if targets.keys() != tensors.keys():
+        missing, unexpected = sorted(targets.keys() - tensors.keys()), sorted(tensors.keys() - targets.keys())
+        raise ValueError(f"packed weights do not fit the model: missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        for name, source in tensors.items():
+            target = targets[name]
+            if target.shape != source.shape or target.dtype != source.dtype:
+                raise ValueError(f"{name}: packed {source.dtype}{tuple(source.shape)}, model {target.dtype}{tuple(target.shape)}")
+            if target.device.type == "cpu":
+                target.data = source
+            else:
+                target.copy_(source, non_blocking=True)
+        if any(t.device.type == "cuda" for t in targets.values()):
+            torch.cuda.synchronize()
 
 
 @dataclass
 class SyncStats:
     version: int
-    seconds: float
+    seconds: float  # the whole sync: pack + put + every sampler loaded
     nbytes: int
+    put_seconds: float  # pack + ray.put, paid once whatever the sampler count
 
 
 class WeightPublisher:
@@ -90,11 +107,12 @@ class WeightPublisher:
         start = time.perf_counter()
         packed = pack_state_dict(state, version)
         ref = ray.put(packed)
+        put_seconds = time.perf_counter() - start
         held = self.samplers.run_all_workers_single_data("load_weights", ref, version)
         if any(v != version for v in held):
             raise RuntimeError(f"weight sync to version {version} failed: samplers hold {held}")
         self.latest_ref, self.latest_version = ref, version
-        return SyncStats(version=version, seconds=time.perf_counter() - start, nbytes=packed.nbytes)
+        return SyncStats(version=version, seconds=time.perf_counter() - start, nbytes=packed.nbytes, put_seconds=put_seconds)
 
     def resync(self, worker_index: int, timeout_s: float = 120.0) -> None:
         """Send the latest version to one sampler, waiting while Ray restarts it."""
