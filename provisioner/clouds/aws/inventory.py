@@ -27,6 +27,7 @@ from provisioner.clouds.aws.inspection import (
     VOLUME,
 )
 from provisioner.clouds.aws.session import AwsSession
+from provisioner.errors import CloudError
 from provisioner.state import ClusterState
 
 # Ray's tag for its cluster name (ray.autoscaler.tags.TAG_RAY_CLUSTER_NAME), and the head's
@@ -108,13 +109,18 @@ def _iam(iam: Any, cluster: str, state: ClusterState | None) -> list[Found]:
 
 
 def _bucket(s3: Any, cluster: str, state: ClusterState | None, bucket_name: str | None) -> list[Found]:
-    names = {r.id for r in _recorded(state, BUCKET)} | ({bucket_name} if bucket_name else set())
-    found = []
-    for name in sorted(names):
-        recorded = name in {r.id for r in _recorded(state, BUCKET)}
-        if buckets.exists(s3, name) and (recorded or buckets.is_ours(s3, cluster, name)):
-            found.append(Found(BUCKET, name, "checkpoint bucket"))
-    return found
+    """The checkpoint bucket when rlcloud created it (recorded, or tagged if the state was lost)."""
+    recorded = {r.id for r in _recorded(state, BUCKET)}
+    names = recorded | ({bucket_name} if bucket_name else set())
+    return [Found(BUCKET, name, "checkpoint bucket") for name in sorted(names) if _ours_and_there(s3, cluster, name, name in recorded)]
+
+
+def _ours_and_there(s3: Any, cluster: str, name: str, recorded: bool) -> bool:
+    try:
+        there = buckets.exists(s3, name)
+    except CloudError:  # another account's bucket: never rlcloud's to delete
+        return False
+    return there and (recorded or buckets.is_ours(s3, cluster, name))
 
 
 def discover(aws: AwsSession, cluster: str, state: ClusterState | None, bucket_name: str | None) -> list[Found]:

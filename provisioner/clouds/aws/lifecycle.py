@@ -20,7 +20,7 @@ from provisioner.clouds.aws import bucket, identity, keypair, placement, securit
 from provisioner.clouds.aws.errors import aws_errors
 from provisioner.clouds.aws.identity import UNKNOWN, NodeIdentity
 from provisioner.clouds.aws.images import Image, resolve_images
-from provisioner.clouds.aws.inspection import BUCKET, INSTANCE_PROFILE, Inspection
+from provisioner.clouds.aws.inspection import BUCKET, INSTANCE_PROFILE, SECURITY_GROUP, Inspection, Recorder
 from provisioner.clouds.aws.instance_types import check_node_types
 from provisioner.clouds.aws.inventory import Found, discover, head_instance
 from provisioner.clouds.aws.network import Network, check_user_security_group, resolve_network
@@ -32,6 +32,7 @@ from provisioner.clouds.base import ProvisionContext
 from provisioner.compile.aws import AwsRefs, node_config, use_internal_ips
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
+from provisioner.progress import Progress
 from provisioner.spec.models import AwsClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 from provisioner.state import CloudResource
@@ -186,7 +187,7 @@ class AwsProvisioner:
 
         if spec.network.security_group_id:
             check_user_security_group(aws.ec2, spec.network.security_group_id, survey.network.vpc_id)
-            record(CloudResource(kind="security_group", id=spec.network.security_group_id, created=False))
+            record(CloudResource(kind=SECURITY_GROUP, id=spec.network.security_group_id, created=False))
             refs.security_group_id = spec.network.security_group_id
         else:
             found = security_group.inspect(aws.ec2, spec.name, survey.network.vpc_id, ctx.ssh_cidrs)
@@ -212,7 +213,7 @@ class AwsProvisioner:
         return refs
 
     def _ensure_identities(
-        self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, record: Any
+        self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, record: Recorder
     ) -> list[str]:
         """Set refs' instance profiles; return the ARNs of profiles EC2 may not know yet."""
         spec = self._spec(ctx)
@@ -242,7 +243,7 @@ class AwsProvisioner:
                 refs.instance_profile = arn
         return pending
 
-    def _wait_launchable(self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, pending: list[str], record: Any) -> None:
+    def _wait_launchable(self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, pending: list[str], record: Recorder) -> None:
         spec = self._spec(ctx)
         ctx.progress.step("waiting until EC2 accepts the new instance profiles (dry-run launch of the head)")
         waited = wait_until_launchable(aws.ec2, launch_request(node_config(spec, survey.nodes[0], refs)), pending, ctx.progress)
@@ -281,8 +282,8 @@ class AwsProvisioner:
 
         teardown = Teardown(aws, ctx.progress, deleted)
         kept = (lambda f: f.kind == BUCKET) if not purge_storage else (lambda f: False)
-        # Two passes: the second catches what appeared during the first (a node an autoscaler
-        # launched while we deleted); then the sweep lists whatever is still there.
+        # Up to two passes: the second catches what appeared during the first (a node an
+        # autoscaler launched while we deleted); a last sweep lists whatever is still there.
         left: list[Found] = []
         for attempt in range(3):
             found = self._found(aws, ctx)
@@ -316,7 +317,7 @@ class AwsProvisioner:
         return head.get("PublicIpAddress")
 
 
-def _recorder(ctx: ProvisionContext, region: str) -> Any:
+def _recorder(ctx: ProvisionContext, region: str) -> Recorder:
     """Record a resource in the cluster state and save it at once (only when it changed)."""
 
     def record(resource: CloudResource) -> None:
@@ -329,7 +330,7 @@ def _recorder(ctx: ProvisionContext, region: str) -> Any:
     return record
 
 
-def _announce(progress: Any, found: Inspection) -> None:
+def _announce(progress: Progress, found: Inspection) -> None:
     if found.action in ("create", "update"):
         detail = found.detail or "; ".join(found.changes)
         progress.step(f"{'creating' if found.action == 'create' else 'updating'} {found.kind} {found.name}" + (f" ({detail})" if detail else ""))
