@@ -160,8 +160,9 @@ class RayRuntimeConfig(RuntimeModel):
     checkpoint_uri: Annotated[
         str | None,
         Field(
-            description="Where checkpoints go: `s3://bucket/prefix` or `file:///abs/path`. Default: $RLCLOUD_CHECKPOINT_URI "
-            "(set by `rlcloud submit`); unset means no checkpoints and no resume."
+            description="Where checkpoints go: `s3://bucket/prefix` or `file:///abs/path`; run R keeps its own under "
+            "<checkpoint_uri>/R, so runs sharing a cluster's URI never mix and resubmitting R resumes it. Default: "
+            "$RLCLOUD_CHECKPOINT_URI (set by `rlcloud submit`); unset means no checkpoints and no resume."
         ),
     ] = None
     checkpoint_every: Annotated[int, Field(ge=1, description="Save every N steps (and always at the last step).")] = 10
@@ -233,6 +234,11 @@ class RayRuntimeConfig(RuntimeModel):
         from runtime.tasks import task_for
 
         return task_for(self.task).longest_sequence
+
+    @property
+    def run_checkpoint_uri(self) -> str | None:
+        """This run's checkpoint folder: <checkpoint_uri>/<run_name>."""
+        return f"{self.checkpoint_uri}/{self.run_name}" if self.checkpoint_uri else None
 
     @property
     def rollouts_per_step(self) -> int:

@@ -1,7 +1,7 @@
 """`python -m runtime.train --config examples/job.yaml [--set key=value ...]`
 
 The RL job: trains the configured policy on its verifiable task, printing one line per step,
-resuming from the newest checkpoint under `checkpoint_uri` if there is one. Run by
+resuming from the newest checkpoint under `<checkpoint_uri>/<run_name>` if there is one. Run by
 `rlcloud submit` as a Ray job (ray.init() joins that cluster) or by hand (ray.init() starts
 or joins a local one).
 
@@ -101,7 +101,10 @@ def _run(config: object, export_hf: str | None) -> int:
             f"in {time.monotonic() - started:.0f}s"
         )
     else:
-        print(f"done: step {summary.steps} (nothing left to train) in {time.monotonic() - started:.0f}s")
+        print(
+            f"done: run {config.run_name!r} had already reached step {summary.steps} (max_steps); nothing to train. "  # type: ignore[attr-defined]
+            "Use a new run_name (--set run_name=...) to train from scratch, or raise max_steps to continue."
+        )
     return 0
 
 

@@ -84,8 +84,8 @@ class LearnerSession:
         self.task = task_for(config.task)
         self.mask = allowed_mask(policy.tokenizer.vocab_size, policy.tokenizer.ids_of(self.task.answer_alphabet), self.device)
         self.store = (
-            CheckpointStore(config.checkpoint_uri, part_mb=config.checkpoint_part_mb, threads=config.checkpoint_threads)
-            if config.checkpoint_uri and self.rank == 0
+            CheckpointStore(config.run_checkpoint_uri, part_mb=config.checkpoint_part_mb, threads=config.checkpoint_threads)
+            if config.run_checkpoint_uri and self.rank == 0
             else None
         )
         self.publisher = WeightPublisher(samplers) if self.rank == 0 else None

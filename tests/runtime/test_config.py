@@ -113,3 +113,9 @@ def test_cli_missing_file_and_bad_flags_exit_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "nope.yaml" in missing.stderr and "Traceback" not in missing.stderr
     assert run_cli("--set", "max_steps").returncode == 2
     assert run_cli("--no-such-flag").returncode == 2
+
+
+def test_each_run_checkpoints_in_its_own_folder_under_the_uri() -> None:
+    config = RayRuntimeConfig(checkpoint_uri="s3://bucket/team/", run_name="grpo-7")
+    assert config.run_checkpoint_uri == "s3://bucket/team/grpo-7"
+    assert RayRuntimeConfig().run_checkpoint_uri is None

@@ -69,7 +69,7 @@ def test_reward_climbs_with_telemetry_checkpoints_and_state(ray_cluster: str, s3
     assert [v for _, v in scalars["reward/mean"]] == pytest.approx(rewards, rel=1e-6)
 
     # Checkpoints in S3: the last two kept, each complete and verifiable.
-    store = CheckpointStore(s3_uri)
+    store = CheckpointStore(config.run_checkpoint_uri)
     assert [r.step for r in store.list_complete()] == [30, 40]
     assert {k.split("/")[1] for k in store.storage.list("data/")} == {r.name for r in store.list_complete()}
 
@@ -105,7 +105,7 @@ def test_learner_killed_mid_checkpoint_is_restarted_and_resumes(
     assert [s for s, _ in steps] == [1, 2, 3, 4, 5, 4, 5, 6, 7, 8, 9]
     assert first_try == second_try
     assert summary.steps == 9
-    store = CheckpointStore(s3_uri)
+    store = CheckpointStore(config.run_checkpoint_uri)
     assert [r.step for r in store.list_complete()] == [3, 6, 9]
     # The killed attempt's step-6 parts were collected; only complete checkpoints remain.
     assert {k.split("/")[1] for k in store.storage.list("data/")} == {r.name for r in store.list_complete()}

@@ -19,6 +19,7 @@ from tests.support.moto_server import MotoServer
 
 pytestmark = pytest.mark.cluster
 
+RUN = "resume-test"
 STEP_RE = re.compile(r"^step (\d+)/(\d+) reward ([0-9.]+) ")
 
 
@@ -27,7 +28,7 @@ def rewards_by_step(lines: list[str]) -> dict[int, str]:
 
 
 def test_killed_job_is_resubmitted_and_resumes(ray_cluster: str, moto_server: MotoServer, s3_uri: str) -> None:
-    args = ["--config", "examples/job.yaml", "--set", "max_steps=40", "--set", "checkpoint_every=10", "--set", "tensorboard_logdir="]
+    args = ["--config", "examples/job.yaml", "--set", f"run_name={RUN}", "--set", "max_steps=40", "--set", "checkpoint_every=10", "--set", "tensorboard_logdir="]
     env = job_env(moto_server, ray_cluster, RLCLOUD_CHECKPOINT_URI=s3_uri)  # as `rlcloud submit` passes it
 
     # First job: killed (SIGKILL, the whole driver) a couple of steps after a checkpoint.
@@ -47,7 +48,7 @@ def test_killed_job_is_resubmitted_and_resumes(ray_cluster: str, moto_server: Mo
     first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL, "\n".join(seen[-30:])
     killed_at = max(rewards_by_step(seen))
-    newest = CheckpointStore(s3_uri).latest()
+    newest = CheckpointStore(f"{s3_uri}/{RUN}").latest()
     assert newest is not None and newest.step == killed_at // 10 * 10
 
     # Second job, same command: resumes from that checkpoint and finishes.
@@ -61,4 +62,8 @@ def test_killed_job_is_resubmitted_and_resumes(ray_cluster: str, moto_server: Mo
     overlap = sorted(set(resumed) & set(rewards_by_step(seen)))
     assert overlap and all(resumed[s] == rewards_by_step(seen)[s] for s in overlap), overlap
     assert lines[-1].startswith("done: step 40, mean reward 0.1")
-    assert [r.step for r in CheckpointStore(s3_uri).list_complete()][-1] == 40
+    assert [r.step for r in CheckpointStore(f"{s3_uri}/{RUN}").list_complete()][-1] == 40
+
+    # Once more: the run is complete, so the job says so and trains nothing.
+    again = run_job(args, env, timeout=300)
+    assert again.returncode == 0 and f"run '{RUN}' had already reached step 40" in again.stdout
