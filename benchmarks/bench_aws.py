@@ -18,9 +18,9 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
+from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,20 +30,6 @@ from benchmarks.common import save  # noqa: E402
 REPEATS = 3
 # The test suite's spec: head, 8x H100 EFA learner in a placement group, spot L4 samplers, bucket.
 from tests.support.specs import AWS as SPEC  # noqa: E402
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _fresh_account(server: Any) -> None:
@@ -143,7 +129,7 @@ def main(repeats: int = REPEATS) -> dict:
         spec.write_text(SPEC)
         no_bucket.write_text(SPEC.split("storage:")[0])
         try:
-            with _environment(env), on_new_client(gaps.attach), on_new_client(log.attach):
+            with patch.dict(os.environ, env), on_new_client(gaps.attach), on_new_client(log.attach):
                 runs = [_lifecycle(server, spec, log) for _ in range(repeats)]
                 ours_iam = statistics.median(_our_iam_wait(server, no_bucket) for _ in range(repeats))
                 ray_iam = _ray_iam_wait(server, no_bucket)  # once: it sleeps ~30 s
