@@ -22,6 +22,7 @@ BENCHMARKS = {
     "local_up": "benchmarks.bench_local_up",
     "azure": "benchmarks.bench_azure",
     "gcp": "benchmarks.bench_gcp",
+    "aws": "benchmarks.bench_aws",
 }
 
 

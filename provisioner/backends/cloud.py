@@ -135,7 +135,11 @@ class CloudBackend:
         resources: list[PlannedResource] = self.provisioner.plan_down(ctx, purge_storage)
         to_delete = [r for r in resources if r.action == "delete"]
         ray_config = ray_config_path(spec.name)
-        ray_running = ray_config.exists() and ctx.state.status in ("up", "starting")
+        # After `up --provision-only` the user may have run `ray up` by hand: a running head
+        # means Ray needs stopping even though our state says only "provisioned".
+        ray_running = ray_config.exists() and (
+            ctx.state.status in ("up", "starting") or self.provisioner.head_address(ctx) is not None
+        )
         if not to_delete and not ray_running:
             if ctx.state.status != "down" and load_state(spec.name) is not None:
                 ctx.state.status = "down"
