@@ -9,6 +9,7 @@ reports to the console, TensorBoard and W&B.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -49,8 +50,20 @@ class RayRuntime:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def preflight(self) -> None:
+        """Fail before reserving anything if the model or the checkpoint storage is unusable."""
+        from runtime.models.registry import check_model_available
+
+        check_model_available(self.config.model)
+        uri = self.config.run_checkpoint_uri
+        if uri:
+            newest = CheckpointStore(uri).latest()  # StorageError: no bucket, no access, ...
+            where = f"newest complete: step {newest.step}" if newest else "none yet"
+            self.sink.say(f"checkpoints: {uri} ({where})")
+
     def start(self) -> None:
-        """Reserve the placement group (waiting for the autoscaler if needed), start samplers."""
+        """Check, join or start Ray, reserve the placement group (waiting for the autoscaler if
+        needed), start the samplers."""
         import ray
 
         from runtime.learner.placement import check_ray_train_supported
@@ -58,8 +71,9 @@ class RayRuntime:
         from runtime.sampler import start_samplers
         from runtime.telemetry.channel import start_channel
 
+        self.preflight()
         if not ray.is_initialized():
-            ray.init()
+            init_ray(self.config)
         check_ray_train_supported()
         cfg = self.config
         self.cluster = RayVirtualCluster.for_run(cfg, name=f"rlcloud-{cfg.run_name}-{uuid.uuid4().hex[:6]}")
@@ -166,9 +180,32 @@ class RayRuntime:
         return export_for_hf(build_policy(self.config), self.get_state().model, path)
 
 
+def init_ray(config: RayRuntimeConfig) -> None:
+    """Join the cluster in RAY_ADDRESS (Ray Jobs set it); with none, start a local Ray sized
+    for this config, with simulated GPUs if it asks for GPUs.
+
+    Never silently joins some other Ray instance found on the machine: by hand, point
+    RAY_ADDRESS at the cluster you mean (or use `rlcloud submit`)."""
+    import os
+
+    import ray
+
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init()
+        return
+    cpus = config.learner_num_cpus + config.num_sampler_actors * config.sampler_num_cpus + config.verify_num_cpus
+    gpus = config.learner_num_gpus + config.num_sampler_actors * config.sampler_num_gpus
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(cpus) + 1), num_gpus=gpus)
+
+
+ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): .+")
+
+
 def _training_failed(exc: BaseException) -> RlcloudError:
+    """One line a person can act on: the root cause from the learner's traceback if present."""
     if isinstance(exc, RlcloudError):
         return exc
-    message = str(exc).strip().splitlines()
-    first = next((line for line in message if line.strip()), type(exc).__name__)
-    return RlcloudError(f"training failed: {first}", hint="the learner's traceback is in the job log above")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    causes = [line for line in lines if ERROR_LINE.match(line)]
+    summary = causes[-1] if causes else (lines[0] if lines else type(exc).__name__)
+    return RlcloudError(f"training failed: {summary}", hint="the learner's full traceback is in the job log above")

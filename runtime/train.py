@@ -56,25 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def init_ray(config: "RayRuntimeConfig") -> None:
-    """Join the cluster in RAY_ADDRESS (Ray Jobs set it); with none, start a local Ray sized
-    for this config, with simulated GPUs if it asks for GPUs.
-
-    Never silently joins some other Ray instance found on the machine: by hand, point
-    RAY_ADDRESS at the cluster you mean (or use `rlcloud submit`)."""
-    import os
-
-    import ray
-
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init()
-        return
-    cpus = config.learner_num_cpus + config.num_sampler_actors * config.sampler_num_cpus + config.verify_num_cpus
-    gpus = config.learner_num_gpus + config.num_sampler_actors * config.sampler_num_gpus
-    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(cpus) + 1), num_gpus=gpus)
-
-
-def _run(config: object, export_hf: str | None) -> int:
+def _run(config: "RayRuntimeConfig", export_hf: str | None) -> int:
     # Import torch (and everything the driver needs) before joining the cluster. On a
     # fake_multinode cluster every simulated node unpacks the job's working_dir into the
     # same shared folder, replacing it (Ray's working_dir plugin overwrites), so this
@@ -83,14 +65,10 @@ def _run(config: object, export_hf: str | None) -> int:
     # cwd-relative paths after this point.
     import torch  # noqa: F401
 
-    import ray
-
     from runtime.driver import RayRuntime
 
     started = time.monotonic()
-    if not ray.is_initialized():
-        init_ray(config)  # type: ignore[arg-type]
-    with RayRuntime(config) as runtime:  # type: ignore[arg-type]
+    with RayRuntime(config) as runtime:
         summary = runtime.train()
         if export_hf:
             folder = runtime.export_for_hf(export_hf)
@@ -102,7 +80,7 @@ def _run(config: object, export_hf: str | None) -> int:
         )
     else:
         print(
-            f"done: run {config.run_name!r} had already reached step {summary.steps} (max_steps); nothing to train. "  # type: ignore[attr-defined]
+            f"done: run {config.run_name!r} had already reached step {summary.steps} (max_steps); nothing to train. "
             "Use a new run_name (--set run_name=...) to train from scratch, or raise max_steps to continue."
         )
     return 0

@@ -12,7 +12,8 @@ from runtime.errors import ModelUnavailableError
 from runtime.models.registry import ModelCard, Policy
 
 
-def _transformers() -> Any:
+def require_transformers() -> Any:
+    """The transformers module, or a ModelUnavailableError that says what to install."""
     try:
         import transformers
     except ImportError:
@@ -55,7 +56,7 @@ class HFTokenizer:
 
 
 def load_hf_policy(card: ModelCard) -> Policy:
-    transformers = _transformers()
+    transformers = require_transformers()
     import torch
 
     class LogitsOnly(torch.nn.Module):

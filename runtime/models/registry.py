@@ -74,6 +74,16 @@ def model_card(alias: str) -> ModelCard:
     return card
 
 
+def check_model_available(alias: str) -> ModelCard:
+    """The alias's card, after checking that this environment can load it (cheap: no weights)."""
+    card = model_card(alias)
+    if card.hf_id is not None:
+        from runtime.models.hf import require_transformers
+
+        require_transformers()
+    return card
+
+
 @dataclass
 class Policy:
     """A policy network and its tokenizer, plus what export needs to describe them."""

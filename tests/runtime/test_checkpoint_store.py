@@ -123,3 +123,17 @@ def test_a_process_killed_between_data_and_manifest_leaves_the_previous_checkpoi
     assert store.latest().step == 6
     store.prune(keep=5)
     assert len({k.split("/")[1] for k in store.storage.list("data/")}) == 2
+
+
+def test_job_with_an_unreachable_bucket_fails_fast_with_one_line(moto_server: MotoServer) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.train", "--config", "examples/job.yaml", "--set", "checkpoint_uri=s3://no-such-bucket-here/p"],
+        cwd=REPO,
+        env=job_env(moto_server),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "error: cannot list s3://no-such-bucket-here/p/demo/manifests/: NoSuchBucket" in result.stderr
+    assert "Traceback" not in result.stderr and "Started a local Ray instance" not in result.stderr

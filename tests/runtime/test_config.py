@@ -119,3 +119,16 @@ def test_each_run_checkpoints_in_its_own_folder_under_the_uri() -> None:
     config = RayRuntimeConfig(checkpoint_uri="s3://bucket/team/", run_name="grpo-7")
     assert config.run_checkpoint_uri == "s3://bucket/team/grpo-7"
     assert RayRuntimeConfig().run_checkpoint_uri is None
+
+
+def test_cli_hub_model_without_transformers_exits_2_before_starting_ray() -> None:
+    try:
+        import transformers  # noqa: F401
+
+        pytest.skip("transformers is installed here")
+    except ImportError:
+        pass
+    result = run_cli("--config", "examples/job.yaml", "--set", "model=llama3-8b")
+    assert result.returncode == 2
+    assert "needs Hugging Face transformers" in result.stderr and "pip install" in result.stderr
+    assert "Started a local Ray instance" not in result.stderr + result.stdout and "Traceback" not in result.stderr
