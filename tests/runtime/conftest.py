@@ -66,9 +66,10 @@ def s3_uri(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     (and the learner's, which the driver forwards the endpoint to) go to moto."""
     import boto3
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
+    for name, value in moto_server.env().items():
+        monkeypatch.setenv(name, value)
     bucket = f"ckpt-{uuid.uuid4().hex[:10]}"
-    boto3.client("s3", endpoint_url=moto_server.endpoint).create_bucket(
+    boto3.client("s3").create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": os.environ.get("AWS_DEFAULT_REGION", "us-west-2")}
     )
     return f"s3://{bucket}/runs/test"
