@@ -4,6 +4,10 @@
   CreatePlacementGroup / DescribePlacementGroups / DeletePlacementGroup.
 - The public SSM parameters behind image aliases (moto has none of them): seeded values.
 - `EnaSupport` on images (moto never reports it): seeded per AMI, default true.
+- Bucket policies: moto evaluates them on object calls but supports only `StringEquals`
+  conditions and ignores `Bool`, so rlcloud's "deny unless aws:SecureTransport" becomes
+  "deny everything" there. Put/Get/DeleteBucketPolicy of rlcloud's clients are kept here;
+  the security audit asserts the exact document.
 
 Like botocore's Stubber, they answer at the `before-call` event, after botocore has
 validated the request against the real service model, and every answer is itself checked
@@ -90,10 +94,33 @@ class PlacementGroups:
 
 
 @dataclass
+class BucketPolicies:
+    policies: dict[str, str] = field(default_factory=dict)
+
+    def put(self, model: Any, params: dict[str, Any]) -> Any:
+        import json
+
+        json.loads(params["Policy"])  # S3 refuses a policy that is not JSON
+        self.policies[params["Bucket"]] = params["Policy"]
+        return _answer(model, {})
+
+    def get(self, model: Any, params: dict[str, Any]) -> Any:
+        policy = self.policies.get(params["Bucket"])
+        if policy is None:
+            return _error(model, "NoSuchBucketPolicy", "The bucket policy does not exist")
+        return _answer(model, {"Policy": policy})
+
+    def delete(self, model: Any, params: dict[str, Any]) -> Any:
+        self.policies.pop(params["Bucket"], None)
+        return _answer(model, {})
+
+
+@dataclass
 class MotoGaps:
     """Attach with `session.on_new_client(gaps.attach)`; state lives as long as this object."""
 
     placement_groups: PlacementGroups = field(default_factory=PlacementGroups)
+    bucket_policies: BucketPolicies = field(default_factory=BucketPolicies)
     ssm_parameters: dict[str, str] = field(default_factory=dict)
     ena_support: dict[str, bool] = field(default_factory=dict)  # AMI id -> EnaSupport; default true
 
@@ -115,6 +142,14 @@ class MotoGaps:
                 events.register(f"before-parameter-build.ec2.{op}", _remember_params)
                 events.register(f"before-call.ec2.{op}", self._responder(handler))
             events.register("after-call.ec2.DescribeImages", self._add_ena_support)
+        elif service == "s3":
+            for op, handler in (
+                ("PutBucketPolicy", self.bucket_policies.put),
+                ("GetBucketPolicy", self.bucket_policies.get),
+                ("DeleteBucketPolicy", self.bucket_policies.delete),
+            ):
+                events.register(f"before-parameter-build.s3.{op}", _remember_params)
+                events.register(f"before-call.s3.{op}", self._responder(handler))
         elif service == "ssm":
             for op in ("GetParameters", "GetParameter"):
                 events.register(f"before-parameter-build.ssm.{op}", _remember_params)

@@ -57,6 +57,7 @@ FIRST_UP_CALLS = [
     "s3:PutPublicAccessBlock",
     "s3:PutBucketEncryption",
     "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy",
     "ec2:RunInstances",  # dry run: EC2 accepts the new head profile
     "ec2:RunInstances",  # dry run: and the worker profile
 ]

@@ -142,6 +142,13 @@ def test_each_node_type_runs_as_its_own_profile(aws: AwsAccount, audited: dict[s
 
 def test_the_checkpoint_bucket_is_private_encrypted_and_versioned(aws: AwsAccount, audited: dict[str, Any]) -> None:
     s3 = aws.client("s3")
+    # The policy as rlcloud's clients wrote it (botocore validated the PutBucketPolicy request;
+    # moto cannot evaluate its Bool condition, see tests/aws/moto_gaps.py).
+    policy = json.loads(aws.gaps.bucket_policies.policies["t-aws-ckpt"])
+    [deny] = policy["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert set(deny["Resource"]) == {"arn:aws:s3:::t-aws-ckpt", "arn:aws:s3:::t-aws-ckpt/*"}
     block = s3.get_public_access_block(Bucket="t-aws-ckpt")["PublicAccessBlockConfiguration"]
     assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
     rules = s3.get_bucket_encryption(Bucket="t-aws-ckpt")["ServerSideEncryptionConfiguration"]["Rules"]
@@ -165,3 +172,4 @@ def test_keys_and_token_stay_private(aws: AwsAccount, audited: dict[str, Any]) -
         node = node_type["node_config"]
         assert node["KeyName"] == "rlcloud-t-aws" and node["MetadataOptions"]["HttpTokens"] == "required"
         assert node["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+

@@ -1,6 +1,6 @@
 """The checkpoint bucket. When the spec asks rlcloud to create it: public access blocked,
 default encryption, versioning on (an overwritten or deleted checkpoint can be recovered),
-and the cluster tags. A bucket rlcloud did not create is used as is: never
+a policy refusing any request not made over TLS, and the cluster tags. A bucket rlcloud did not create is used as is: never
 modified, never deleted, not even by `down --purge-storage`.
 """
 
@@ -18,6 +18,36 @@ BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPoli
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
 ENCRYPTED_WITH = {"AES256", "aws:kms", "aws:kms:dsse"}  # any default encryption is kept as is
 MISSING = ("404", "NoSuchBucket", "NotFound")
+TLS_ONLY_SID = "rlcloud-deny-insecure-transport"
+
+
+def tls_only_policy(bucket: str) -> dict[str, Any]:
+    """Refuse every request not made over TLS (AWS's recommended bucket hardening)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": TLS_ONLY_SID,
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+def _has_tls_only(policy_text: str | None) -> bool:
+    import json
+
+    if not policy_text:
+        return False
+    statements = json.loads(policy_text).get("Statement", [])
+    return any(
+        st.get("Effect") == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
+        for st in statements
+    )
 
 
 def _settings(s3: Any, bucket: str) -> dict[str, Any]:
@@ -25,11 +55,13 @@ def _settings(s3: Any, bucket: str) -> dict[str, Any]:
     tagging = or_none(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=bucket)
     block = or_none(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=bucket)
     encryption = or_none(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError", Bucket=bucket)
+    policy = or_none(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=bucket)
     return {
         "tags": tagging["TagSet"] if tagging else [],
         "block": block["PublicAccessBlockConfiguration"] if block else None,
         "encryption": encryption["ServerSideEncryptionConfiguration"] if encryption else None,
         "versioning": s3.get_bucket_versioning(Bucket=bucket).get("Status"),
+        "policy": policy["Policy"] if policy else None,
     }
 
 
@@ -44,6 +76,8 @@ def _drift(settings: dict[str, Any], cluster: str) -> list[str]:
         changes.append("default encryption")
     if settings["versioning"] != "Enabled":
         changes.append("versioning on")
+    if not _has_tls_only(settings.get("policy")):
+        changes.append("TLS only")
     return changes
 
 
@@ -71,7 +105,7 @@ def inspect(s3: Any, cluster: str, bucket: str, *, create: bool, recorded_ours: 
     with aws_errors(f"looking up bucket {bucket}"):
         if not exists(s3, bucket):
             if create:
-                return Inspection(BUCKET, bucket, "create", "public access blocked, encrypted, versioned")
+                return Inspection(BUCKET, bucket, "create", "public access blocked, encrypted, versioned, TLS only")
             raise CloudError(
                 f"checkpoint bucket {bucket} does not exist",
                 hint="create it, or set storage.create_bucket: true to let rlcloud create it",
@@ -99,7 +133,7 @@ def ensure(s3: Any, cluster: str, bucket: str, region: str, found: Inspection, r
     record(CloudResource(kind=BUCKET, id=bucket, created=True))
     if found.action == "keep":
         return
-    settings = found.current or {"tags": [], "block": None, "encryption": None, "versioning": None}
+    settings = found.current or {"tags": [], "block": None, "encryption": None, "versioning": None, "policy": None}
     changes = _drift(settings, cluster)
     with aws_errors(f"configuring bucket {bucket}"):
         if "tag it" in changes:
@@ -110,6 +144,11 @@ def ensure(s3: Any, cluster: str, bucket: str, region: str, found: Inspection, r
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
         if "versioning on" in changes:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if "TLS only" in changes:
+            # After the public access block: a Deny-only policy is not "public", so it is accepted.
+            import json
+
+            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)))
 
 
 def is_ours(s3: Any, cluster: str, bucket: str) -> bool:
