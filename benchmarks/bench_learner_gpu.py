@@ -91,12 +91,12 @@ def runtime_train_fn(loop_config: dict[str, Any]) -> None:
 
     from runtime.config import AlgorithmConfig
     from runtime.distributed.batched import BatchedDataDict
-    from runtime.learner.loop import learner_device
+    from runtime.devices import resolve_device
     from runtime.learner.parallel import wrap_model
     from runtime.learner.step import train_step
 
     sizes = loop_config["sizes"]
-    device = learner_device(loop_config["device"])
+    device = resolve_device(loop_config["device"], train_rank=True)
     model, data = make_model_and_batch(sizes, device)
     model = wrap_model(model, "single", device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)

@@ -13,14 +13,23 @@ from typing import Any
 from runtime.errors import ConfigError
 
 
-def resolve_device(knob: str) -> Any:
+def resolve_device(knob: str, *, train_rank: bool = False) -> Any:
+    """CUDA if the knob allows it and this process sees a device, else CPU.
+
+    Ray sets CUDA_VISIBLE_DEVICES to the GPUs an actor reserved, so an actor's device is
+    cuda:0; Ray Train shows a node's ranks all of the node's GPUs (for NCCL), so a rank asks
+    Ray Train which one is its own."""
     import torch
 
-    if knob == "cpu":
-        return torch.device("cpu")
-    if torch.cuda.is_available():
-        # Ray sets CUDA_VISIBLE_DEVICES to the GPUs this process reserved, so device 0 is ours.
-        return torch.device("cuda", 0)
+    if knob != "cpu" and torch.cuda.is_available():
+        if train_rank:
+            import ray.train.torch
+
+            device = ray.train.torch.get_device()
+        else:
+            device = torch.device("cuda", 0)
+        torch.cuda.set_device(device)
+        return device
     if knob == "cuda":
         raise ConfigError("device: cuda was asked for, but this process sees no CUDA device (simulated GPUs? use device: auto)")
     return torch.device("cpu")

@@ -21,9 +21,9 @@ from runtime.algorithms.logprobs import allowed_mask
 from runtime.checkpoint.state import LearnerState, state_from_files, state_to_files
 from runtime.checkpoint.store import CheckpointRef, CheckpointStore
 from runtime.config import RayRuntimeConfig
+from runtime.devices import resolve_device
 from runtime.distributed.batched import BatchedDataDict
 from runtime.distributed.worker_group import RayWorkerGroup
-from runtime.errors import ConfigError
 from runtime.learner.parallel import full_model_state, full_optimizer_state, load_full_state, wrap_model
 from runtime.learner.step import train_step
 from runtime.models.registry import build_policy
@@ -32,19 +32,6 @@ from runtime.tasks import task_for
 from runtime.weight_sync import WeightPublisher
 
 MB = 1024 * 1024
-
-
-def learner_device(knob: str) -> torch.device:
-    """This rank's device: its Ray-assigned CUDA device if it can see one, else CPU."""
-    if knob != "cpu" and torch.cuda.is_available():
-        import ray.train.torch
-
-        device = ray.train.torch.get_device()
-        torch.cuda.set_device(device)
-        return device
-    if knob == "cuda":
-        raise ConfigError("device: cuda was asked for, but the learner sees no CUDA device (simulated GPUs? use device: auto)")
-    return torch.device("cpu")
 
 
 def _world() -> tuple[int, int]:
@@ -75,7 +62,7 @@ class LearnerSession:
         self.samplers = samplers
         self.channel = channel
         self.rank, self.world = _world()
-        self.device = learner_device(config.device)
+        self.device = resolve_device(config.device, train_rank=True)
         policy = build_policy(config)
         self.pad_id = policy.tokenizer.pad_id
         self.model = wrap_model(policy.module, config.learner_mode, self.device)
