@@ -120,7 +120,7 @@ def main(repeats: int = REPEATS) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": server.endpoint,
+            **server.env(),
             "RLCLOUD_PUBLIC_IP": "198.51.100.7",
             "RLCLOUD_HOME": str(Path(tmp) / "home"),
             "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # Ray attaches AmazonEC2FullAccess / AmazonS3FullAccess

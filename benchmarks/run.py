@@ -23,6 +23,8 @@ BENCHMARKS = {
     "azure": "benchmarks.bench_azure",
     "gcp": "benchmarks.bench_gcp",
     "aws": "benchmarks.bench_aws",
+    "runtime": "benchmarks.bench_runtime",
+    "learner_gpu": "benchmarks.bench_learner_gpu",
 }
 
 

@@ -1,10 +1,7 @@
 """Run Ray's own config validation on a compiled config.
 
 We call exactly what `ray up` calls (`prepare_config`, then `validate_config` against
-ray-schema.json), so a config that passes here is one Ray accepts. The fake_multinode
-provider's defaults file is missing from Ray's wheel, so `prepare_config` cannot fill local
-configs; the local compiler writes every key that file would supply, and local configs go
-straight to `validate_config`.
+ray-schema.json), so a config that passes here is one Ray accepts.
 """
 
 from __future__ import annotations
@@ -30,8 +27,7 @@ def validate_ray_config(config: dict[str, Any]) -> dict[str, Any]:
 
     logging.getLogger("ray.autoscaler._private.util").setLevel(logging.ERROR)
     try:
-        if candidate.get("provider", {}).get("type") != "fake_multinode":
-            candidate = prepare_config(candidate)
+        candidate = prepare_config(candidate)
         validate_config(candidate)
     except Exception as exc:  # jsonschema.ValidationError, ValueError, ...
         message = getattr(exc, "message", None) or str(exc)

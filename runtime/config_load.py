@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from provisioner.errors import SpecError
-from provisioner.spec.load import _issues_from_validation
+from provisioner.spec.load import issues_from_validation
 from provisioner.spec.yaml_source import YamlDocument, read_yaml_file
 from runtime.config import RayRuntimeConfig
 from runtime.errors import ConfigError
@@ -78,7 +78,7 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = (), environ:
     except ValidationError as exc:
         merged = YamlDocument(data=data, source=doc.source, lines=doc.lines)
         lines = []
-        for issue in _issues_from_validation(exc, merged, RayRuntimeConfig):
+        for issue in issues_from_validation(exc, merged, RayRuntimeConfig):
             origin = next((o for p, o in origins.items() if issue.path == p or issue.path.startswith(p + ".")), None)
             where = origin or (f"{doc.source}:{issue.line}" if issue.line else doc.source)
             lines.append(f"{where}: {issue.path or '(config)'}: {issue.message}")

@@ -34,6 +34,7 @@ def submit(
             name=name,
             checkpoint_uri=conn.checkpoint_uri,
             cluster_name=conn.cluster_name,
+            same_filesystem=conn.same_filesystem,
         )
         if not follow:
             return ops.submit(conn.endpoint, request)

@@ -19,6 +19,7 @@ class Connection:
     endpoint: DashboardEndpoint
     cluster_name: str | None
     checkpoint_uri: str | None
+    same_filesystem: bool = False  # the cluster's nodes see this machine's files
 
 
 def normalise_address(address: str) -> str:
@@ -55,4 +56,9 @@ def connect(spec_path: Path | None, address: str | None = None, token_file: Path
     spec = load_spec(spec_path)
     backend = get_backend(spec)
     with backend.endpoint(spec) as endpoint:
-        yield Connection(endpoint=endpoint, cluster_name=spec.name, checkpoint_uri=backend.checkpoint_uri(spec))
+        yield Connection(
+            endpoint=endpoint,
+            cluster_name=spec.name,
+            checkpoint_uri=backend.checkpoint_uri(spec),
+            same_filesystem=spec.cloud == "local",
+        )

@@ -12,6 +12,7 @@ from typing import Any
 
 from provisioner.compile.common import node_type_entry
 from provisioner.compile.context import CompileContext, LocalRefs
+from provisioner.local.node_provider_name import PROVIDER_CLASS
 from provisioner.spec.models import LocalClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 
@@ -40,7 +41,10 @@ def compile_local(spec: LocalClusterSpec, ctx: CompileContext, refs: LocalRefs |
         "upscaling_speed": spec.ray.upscaling_speed,
         "idle_timeout_minutes": spec.ray.idle_timeout_minutes,
         "provider": {
-            "type": "fake_multinode",
+            # Ray's fake_multinode provider, subclassed only to stop simulated nodes from
+            # repeating every log line (see provisioner/local/node_provider.py).
+            "type": "external",
+            "module": PROVIDER_CLASS,
             # Simulated nodes join this head, not a default port 6379 another cluster may own.
             "gcs_address": f"127.0.0.1:{refs.gcs_port}",
             "use_node_id_as_ip": True,

@@ -27,6 +27,7 @@ class SubmitRequest:
     name: str | None = None
     checkpoint_uri: str | None = None
     cluster_name: str | None = None
+    same_filesystem: bool = False  # the cluster runs on this machine (see runtime_env.py)
 
 
 @dataclass
@@ -45,7 +46,12 @@ def submit(endpoint: DashboardEndpoint, request: SubmitRequest) -> str:
         raise UsageError(f"--working-dir {request.working_dir} is not a directory")
     client = job_client(endpoint)
     runtime_env = build_runtime_env(
-        request.working_dir.resolve(), request.env, request.excludes, request.checkpoint_uri, request.cluster_name
+        request.working_dir.resolve(),
+        request.env,
+        request.excludes,
+        request.checkpoint_uri,
+        request.cluster_name,
+        same_filesystem=request.same_filesystem,
     )
     kwargs: dict[str, Any] = {"entrypoint": shlex.join(request.entrypoint), "runtime_env": runtime_env}
     if request.name:

@@ -37,13 +37,21 @@ def build_runtime_env(
     excludes: list[str],
     checkpoint_uri: str | None,
     cluster_name: str | None,
+    same_filesystem: bool = False,
 ) -> dict[str, Any]:
+    """`same_filesystem`: the cluster's nodes see this machine's files (the local cluster).
+    Then the job runs in the directory itself (`local://`), with no upload: the simulated
+    nodes share one session directory, and each would otherwise unpack the package into the
+    same folder, replacing files under processes that are running from it. The `runtime`
+    package is importable there already (the cluster runs this environment's Python)."""
     env_vars: dict[str, str] = {}
     if cluster_name:
         env_vars["RLCLOUD_CLUSTER"] = cluster_name
     if checkpoint_uri:
         env_vars["RLCLOUD_CHECKPOINT_URI"] = checkpoint_uri
     env_vars.update(env)  # the user's --env wins
+    if same_filesystem:
+        return {"working_dir": f"local://{working_dir}", "env_vars": env_vars}
     runtime_env: dict[str, Any] = {
         "working_dir": str(working_dir),
         "excludes": DEFAULT_EXCLUDES + list(excludes),

@@ -96,7 +96,7 @@ def _message(error: dict[str, Any], spec_cls: type[BaseModel], path: tuple[Any, 
     return msg
 
 
-def _issues_from_validation(exc: ValidationError, doc: YamlDocument, spec_cls: type[BaseModel]) -> list[SpecIssue]:
+def issues_from_validation(exc: ValidationError, doc: YamlDocument, spec_cls: type[BaseModel]) -> list[SpecIssue]:
     issues: list[SpecIssue] = []
     seen: set[tuple[str, str]] = set()
     for error in exc.errors(include_url=False):
@@ -131,7 +131,7 @@ def spec_from_document(doc: YamlDocument) -> ClusterSpecBase:
     try:
         return spec_cls.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(doc.source, _issues_from_validation(exc, doc, spec_cls)) from None
+        raise SpecError(doc.source, issues_from_validation(exc, doc, spec_cls)) from None
     except SpecRuleViolations as exc:
         issues = [
             SpecIssue(path=".".join(str(p) for p in i.path), message=i.message, line=doc.line_of(i.path))

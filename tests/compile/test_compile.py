@@ -126,7 +126,12 @@ def test_azure_config() -> None:
 def test_local_config_keeps_cloud_node_type_names() -> None:
     config = compiled(LOCAL, None)
     validate_ray_config(config)
-    assert config["provider"]["type"] == "fake_multinode"
+    provider = config["provider"]
+    assert provider["type"] == "external" and provider["module"] == "provisioner.local.node_provider.LocalNodeProvider"
+    from provisioner.local.node_provider import LocalNodeProvider
+    from ray.autoscaler._private.fake_multi_node.node_provider import FakeMultiNodeProvider
+
+    assert issubclass(LocalNodeProvider, FakeMultiNodeProvider)
     types = config["available_node_types"]
     assert set(types) == set(compiled(AWS)["available_node_types"])
     assert types["learner"]["resources"]["GPU"] == 2 and types["sampler"]["max_workers"] == 6

@@ -54,15 +54,12 @@ def test_env_and_checkpoint_uri_reach_the_job(local_cluster: LocalCluster) -> No
 
 
 def test_working_dir_outside_the_repo_still_imports_runtime(local_cluster: LocalCluster, tmp_path: Path) -> None:
-    (tmp_path / "job.py").write_text("import runtime, pathlib\nprint('RUNTIME_AT', pathlib.Path(list(runtime.__path__)[0]).name)\n")
-    (tmp_path / "big.bin").write_bytes(b"x" * 1024)
-    (tmp_path / ".gitignore").write_text("big.bin\n")
-    (tmp_path / "listing.py").write_text("import os\nprint('FILES', sorted(os.listdir('.')))\n")
-    result = run_cli("submit", str(local_cluster.spec), "--working-dir", str(tmp_path), "--", "sh", "-c", "python job.py && python listing.py")
+    (tmp_path / "job.py").write_text("import runtime, pathlib, os\nprint('RUNTIME_AT', pathlib.Path(list(runtime.__path__)[0]).name)\nprint('CWD', os.getcwd())\n")
+    result = run_cli("submit", str(local_cluster.spec), "--working-dir", str(tmp_path), "--", "python", "job.py")
     assert result.code == 0, result.text
     assert "RUNTIME_AT runtime" in result.out
-    files_line = next(line for line in result.out.splitlines() if line.startswith("FILES"))
-    assert "job.py" in files_line and "big.bin" not in files_line  # .gitignore honoured
+    # The local cluster shares this machine's files: the job runs in the directory itself.
+    assert f"CWD {tmp_path.resolve()}" in result.out
 
 
 def test_no_follow_then_jobs_logs_and_stop(local_cluster: LocalCluster) -> None:
@@ -169,3 +166,38 @@ def test_status_shows_pending_demand_the_cluster_cannot_meet(local_cluster: Loca
         assert "pending demand:" in run_cli("status", str(local_cluster.spec)).out
     finally:
         run_cli("stop", str(local_cluster.spec), name)
+
+
+def test_task_output_reaches_the_driver_once(local_cluster: LocalCluster) -> None:
+    """Simulated nodes share one session dir; only the head's log monitor may forward it."""
+    assert len(api.status(local_cluster.spec).groups) == 3 and api.status(local_cluster.spec).group("learner").active == 1
+    job = (
+        "import ray; ray.init()\n"
+        "@ray.remote(num_gpus=2)\n"
+        "def on_learner():\n"
+        "    print('printed-by-a-task-7f3', flush=True)\n"
+        "ray.get(on_learner.remote())\n"
+        "import time; time.sleep(2)  # let the log monitors forward what they saw\n"
+    )
+    code, out, err = submit(local_cluster, "python", "-c", job)
+    assert code == 0, out + err
+    forwarded = [line for line in out.splitlines() if "(on_learner" in line and "printed-by-a-task-7f3" in line]
+    assert len(forwarded) == 1, out
+
+
+def test_uploaded_working_dir_honours_gitignore_and_ships_runtime(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    """The upload path (clouds, --address): .gitignore'd files stay home, `runtime` is shipped."""
+    state = load_state(local_cluster.name)
+    assert state is not None and state.local is not None
+    (tmp_path / "job.py").write_text("import os, runtime\nprint('FILES', sorted(os.listdir('.')))\nprint('CWD', os.getcwd())\n")
+    (tmp_path / "big.bin").write_bytes(b"x" * 1024)
+    (tmp_path / ".gitignore").write_text("big.bin\n")
+    result = run_cli(
+        "submit", "--address", f"http://127.0.0.1:{state.local.dashboard_port}",
+        "--token-file", str(local_cluster.state_dir / "auth_token"),
+        "--working-dir", str(tmp_path), "--", "python", "job.py",
+    )
+    assert result.code == 0, result.text
+    files_line = next(line for line in result.out.splitlines() if line.startswith("FILES"))
+    assert "job.py" in files_line and "big.bin" not in files_line
+    assert f"CWD {tmp_path.resolve()}" not in result.out  # ran in Ray's unpacked copy

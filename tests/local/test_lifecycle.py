@@ -28,7 +28,7 @@ def test_up_waits_for_min_nodes_and_records_state(local_cluster: LocalCluster) -
     gpu = next(r for r in status.resources if r.name == "GPU")
     assert gpu.total >= 2
     config = yaml.safe_load((local_cluster.state_dir / "ray-cluster.yaml").read_text())
-    assert config["provider"]["type"] == "fake_multinode"
+    assert config["provider"]["module"] == "provisioner.local.node_provider.LocalNodeProvider"
     state = load_state(local_cluster.name)
     assert state is not None and state.status == "up" and state.local is not None
     assert config["provider"]["gcs_address"] == f"127.0.0.1:{state.local.gcs_port}"
