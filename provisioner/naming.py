@@ -118,16 +118,46 @@ def gcp_placement_policy(cluster: str) -> str:
     return f"rlcloud-{cluster}-compact"
 
 
-def gcp_service_account_id(cluster: str) -> str:
-    """Service account ids are 6-30 chars; long cluster names are shortened with a hash."""
-    candidate = f"rlcloud-{cluster}"  # >= 9 chars for the shortest (1-char) cluster name
+def _gcp_service_account_id(cluster: str, suffix: str) -> str:
+    """Service account ids are 6-30 chars of [a-z0-9-]. A longer one keeps a readable part of
+    the cluster name, a hash of the whole name (two long names sharing a prefix still differ)
+    and the suffix, so a head and a worker id never collide."""
+    candidate = f"rlcloud-{cluster}{suffix}"  # >= 9 chars for the shortest (1-char) cluster name
     if len(candidate) <= 30:
         return candidate
-    return f"rlcloud-{cluster[:15].rstrip('-')}-{_short_hash(cluster)}"
+    keep = 30 - len("rlcloud-") - len("-123456") - len(suffix)
+    return f"rlcloud-{cluster[:keep].rstrip('-')}-{_short_hash(cluster)}{suffix}"
 
 
-def gcp_service_account_email(cluster: str, project: str) -> str:
-    return f"{gcp_service_account_id(cluster)}@{project}.iam.gserviceaccount.com"
+def _gcp_email(account_id: str, project: str) -> str:
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+# Two accounts per cluster, as on AWS: the head's autoscaler may create and delete VMs; the
+# workers, which run model-generated sampler and verification code, may only use checkpoints.
+def gcp_head_service_account_id(cluster: str) -> str:
+    return _gcp_service_account_id(cluster, "-head")
+
+
+def gcp_head_service_account_email(cluster: str, project: str) -> str:
+    return _gcp_email(gcp_head_service_account_id(cluster), project)
+
+
+def gcp_worker_service_account_id(cluster: str) -> str:
+    return _gcp_service_account_id(cluster, "-worker")
+
+
+def gcp_worker_service_account_email(cluster: str, project: str) -> str:
+    return _gcp_email(gcp_worker_service_account_id(cluster), project)
+
+
+def gcp_legacy_service_account_id(cluster: str) -> str:
+    """The one account head and workers shared before the split; `up` and `down` delete it."""
+    return _gcp_service_account_id(cluster, "")
+
+
+def gcp_legacy_service_account_email(cluster: str, project: str) -> str:
+    return _gcp_email(gcp_legacy_service_account_id(cluster), project)
 
 
 # --- Azure

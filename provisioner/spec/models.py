@@ -563,15 +563,28 @@ GCP_FORBIDDEN_ROLES = {
 }
 
 
+GCP_SERVICE_ACCOUNT_RE = r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$"
+
+
 class GcpIdentity(SpecModel):
-    """The service account nodes run as."""
+    """The service accounts nodes run as."""
 
     service_account: Annotated[
         str | None,
         Field(
-            description="Existing service account email. Default: rlcloud creates one per cluster with "
-            "least-privilege roles (no project-wide admin).",
-            pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$",
+            description="Existing service account email the head runs as (and the workers, unless "
+            "`worker_service_account` names another). Default: rlcloud creates two per cluster: the head's, "
+            "with the autoscaler role, and the workers', with checkpoint access only (no project-wide admin).",
+            pattern=GCP_SERVICE_ACCOUNT_RE,
+        ),
+    ] = None
+    worker_service_account: Annotated[
+        str | None,
+        Field(
+            description="Existing service account email the workers run as, with `service_account` for the head. "
+            "Workers run model-generated code: give this account checkpoint access only. The head's account "
+            "needs iam.serviceAccountUser on it to launch workers as it. Used as is, like `service_account`.",
+            pattern=GCP_SERVICE_ACCOUNT_RE,
         ),
     ] = None
     scopes: Annotated[
@@ -581,10 +594,11 @@ class GcpIdentity(SpecModel):
     autoscaler_role: Annotated[
         str,
         Field(
-            description="Role granted on the project to the service account rlcloud creates, so the head's "
-            "autoscaler can create, label and delete worker VMs (it also gets iam.serviceAccountUser on "
-            "that account only, to attach it to the workers). A custom role (projects/P/roles/NAME) "
-            "with fewer permissions works too. Ignored with `service_account`: rlcloud changes no bindings then.",
+            description="Role granted on the project to the head's service account rlcloud creates, so the "
+            "head's autoscaler can create, label and delete worker VMs (it also gets iam.serviceAccountUser on "
+            "the workers' account only, to launch workers as it). The workers' account never gets it. A custom "
+            "role (projects/P/roles/NAME) with fewer permissions works too. Ignored with `service_account`: "
+            "rlcloud changes no bindings then.",
         ),
     ] = "roles/compute.instanceAdmin.v1"
     checkpoint_role: Annotated[
@@ -606,6 +620,14 @@ class GcpIdentity(SpecModel):
                 "use a narrower predefined role or a custom role"
             )
         return value
+
+    @model_validator(mode="after")
+    def _worker_account_with_head_account(self) -> "GcpIdentity":
+        # Otherwise rlcloud would create the head's account and have to grant it actAs on the
+        # user's worker account: a binding on an account the user brought.
+        if self.worker_service_account and not self.service_account:
+            raise ValueError("`worker_service_account` needs `service_account` (the head's) too")
+        return self
 
 
 class AzureIdentity(SpecModel):

@@ -99,11 +99,12 @@ def test_gcp_config() -> None:
     assert sampler["scheduling"]["provisioningModel"] == "SPOT" and "resourcePolicies" not in sampler
     head = types["ray.head.default"]["node_config"]
     assert "nicType" not in head["networkInterfaces"][0] and "scheduling" not in head
-    for node_type in types.values():
+    for name, node_type in types.items():
         nc = node_type["node_config"]
         assert nc["tags"]["items"] == ["rlcloud-t-gcp"]  # what the firewall rules target
         assert nc["labels"] == {"rlcloud-cluster": "t-gcp"}
-        assert nc["serviceAccounts"][0]["email"] == "rlcloud-t-gcp@my-rl-project.iam.gserviceaccount.com"
+        runs_as = "head" if name == "ray.head.default" else "worker"  # workers cannot reach the autoscaler's grants
+        assert nc["serviceAccounts"][0]["email"] == f"rlcloud-t-gcp-{runs_as}@my-rl-project.iam.gserviceaccount.com"
         keys = {i["key"]: i["value"] for i in nc["metadata"]["items"]}
         assert keys["block-project-ssh-keys"] == "true"
 
@@ -187,7 +188,7 @@ def cloud_specs(draw: st.DrawFn) -> dict[str, Any]:
             group["spot"] = draw(st.booleans())
             group["disk_gb"] = draw(st.integers(10, 4000))
         if draw(st.booleans()):
-            group["labels"] = {"role": name}
+            group["labels"] = {"role": name.rstrip("_")}  # a label value ends alphanumeric; a group name may not
         if draw(st.booleans()):
             group["resources"] = {f"{name}_slot": draw(st.integers(0, 4))}
         groups[name] = group

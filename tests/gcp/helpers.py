@@ -50,12 +50,22 @@ def rendered(cluster: str) -> dict[str, Any]:
     return yaml.safe_load((naming.state_dir(cluster) / "ray-cluster.yaml").read_text())
 
 
+def accounts(cluster: str) -> dict[str, str]:
+    """Emails of the accounts rlcloud makes for a cluster, and of the one it made before the
+    head / worker split."""
+    return {
+        "head": naming.gcp_head_service_account_email(cluster, "my-rl-project"),
+        "worker": naming.gcp_worker_service_account_email(cluster, "my-rl-project"),
+        "legacy": naming.gcp_legacy_service_account_email(cluster, "my-rl-project"),
+    }
+
+
 def leftovers(world: World, cluster: str) -> list[str]:
     """Everything of `cluster` still in the project, except a bucket rlcloud keeps on purpose
-    (checkpoint data) - but not the account's grant on it."""
+    (checkpoint data) - but not the accounts' grants on it."""
     tag = naming.gcp_network_tag(cluster)
     marker = naming.gcp_managed_marker(cluster)
-    email = naming.gcp_service_account_email(cluster, "my-rl-project")
+    emails = set(accounts(cluster).values())
     found = [f"firewall {n}" for (_, n), rule in world.firewalls.items() if tag in rule.get("targetTags", []) or marker in rule.get("description", "")]
     found += [f"resource policy {n}" for (_, _, n), p in world.resource_policies.items() if marker in p.get("description", "")]
     found += [
@@ -64,11 +74,14 @@ def leftovers(world: World, cluster: str) -> list[str]:
         if cluster in (vm["labels"].get(naming.TAG_KEY), vm["labels"].get("ray-cluster-name"))
         or re.fullmatch(rf"ray-{re.escape(cluster)}-(head|worker)-[0-9a-f]{{8}}-compute", n)
     ]
-    found += [f"service account {e}" for e, a in world.service_accounts.items() if e == email or marker in a.get("description", "")]
-    for project, policy in world.project_policies.items():
-        found += [f"project binding {b['role']} {m}" for b in policy["bindings"] for m in b["members"] if email in m]
-    for bucket, policy in world.bucket_policies.items():
-        found += [f"bucket binding gs://{bucket} {b['role']} {m}" for b in policy["bindings"] for m in b["members"] if email in m]
+    found += [f"service account {e}" for e, a in world.service_accounts.items() if e in emails or marker in a.get("description", "")]
+    policies = {
+        **{f"project {p}": policy for p, policy in world.project_policies.items()},
+        **{f"service account {a}": policy for a, policy in world.account_policies.items()},
+        **{f"bucket gs://{b}": policy for b, policy in world.bucket_policies.items()},
+    }
+    for where, policy in policies.items():
+        found += [f"binding on {where}: {b['role']} {m}" for b in policy.get("bindings", []) for m in b["members"] if any(e in m for e in emails)]
     return found
 
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from provisioner.compile import CompileContext, GcpRefs, compile_cluster, find_pending
+from provisioner.errors import SpecError
 from provisioner.images import GCP_GPU_IMAGE
 from provisioner.ray_validate import validate_ray_config
 from provisioner.spec import load_spec_text
 from tests.support.specs import GCP
 
 CTX = CompileContext(state_dir=Path("/home/op/.rlcloud/clusters/t-gcp"))
-REFS = GcpRefs(service_account_email="rlcloud-t-gcp@my-rl-project.iam.gserviceaccount.com", ssh_public_key="ssh-ed25519 AAAA rlcloud-t-gcp")
+REFS = GcpRefs(ssh_public_key="ssh-ed25519 AAAA rlcloud-t-gcp")
 
 
 def compiled(text: str = GCP, refs: GcpRefs = REFS) -> dict[str, Any]:
@@ -55,3 +57,30 @@ def test_placed_cpu_groups_do_not_live_migrate_either() -> None:
     assert cpu["scheduling"] == {"onHostMaintenance": "TERMINATE"} and "guestAccelerators" not in cpu
     assert cpu["resourcePolicies"][0].endswith("/resourcePolicies/rlcloud-t-gcp-compact")
     assert "scheduling" not in types["ray.head.default"]["node_config"]
+
+
+def _runs_as(config: dict[str, Any]) -> dict[str, list[str]]:
+    return {name: [a["email"] for a in t["node_config"]["serviceAccounts"]] for name, t in config["available_node_types"].items()}
+
+
+def test_the_head_runs_as_the_head_account_and_every_worker_type_as_the_worker_account() -> None:
+    head, worker = "rlcloud-t-gcp-head@my-rl-project.iam.gserviceaccount.com", "rlcloud-t-gcp-worker@my-rl-project.iam.gserviceaccount.com"
+    assert _runs_as(compiled()) == {"ray.head.default": [head], "learner": [worker], "sampler": [worker]}
+
+
+def test_accounts_the_user_names_are_used_as_is() -> None:
+    ci, samplers = "ci-deployer@my-rl-project.iam.gserviceaccount.com", "rl-workers@my-rl-project.iam.gserviceaccount.com"
+    one = GCP.replace("storage:\n", f"identity:\n  service_account: {ci}\nstorage:\n")
+    assert set(map(tuple, _runs_as(compiled(one)).values())) == {(ci,)}  # as before the split: one account for all
+    two = one.replace(f"service_account: {ci}\n", f"service_account: {ci}\n  worker_service_account: {samplers}\n")
+    assert _runs_as(compiled(two)) == {"ray.head.default": [ci], "learner": [samplers], "sampler": [samplers]}
+    # A worker account of the user's with an account rlcloud would create for the head: the head
+    # would need actAs on the user's account, a binding rlcloud does not make on what users bring.
+    with pytest.raises(SpecError, match="`worker_service_account` needs `service_account`"):
+        load_spec_text(GCP.replace("storage:\n", f"identity:\n  worker_service_account: {samplers}\nstorage:\n"))
+
+
+def test_refs_saved_before_the_split_still_load() -> None:
+    """A state file from the one-account days: its email is dropped, the accounts follow from the spec."""
+    saved = {"service_account_email": "rlcloud-t-gcp@my-rl-project.iam.gserviceaccount.com", "ssh_public_key": "ssh-ed25519 AAAA", "images_without_gvnic": []}
+    assert GcpRefs.model_validate(saved) == GcpRefs(ssh_public_key="ssh-ed25519 AAAA")

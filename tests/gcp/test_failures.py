@@ -13,12 +13,12 @@ from provisioner import naming
 from provisioner.api import templates
 from tests.gcp.conftest import GcpProject
 from tests.gcp.fake_gcp import errors
-from tests.gcp.helpers import cluster_name, down, leftovers, others_bindings_kept, up
+from tests.gcp.helpers import accounts, cluster_name, down, leftovers, others_bindings_kept, up
 from tests.support.cli import run_cli
 
 SPEC = next(t.text for t in templates() if t.name == "gcp-multi-node")  # every kind of resource
 CLUSTER = cluster_name(SPEC)
-EMAIL = naming.gcp_service_account_email(CLUSTER, "my-rl-project")
+HEAD, WORKER = accounts(CLUSTER)["head"], accounts(CLUSTER)["worker"]
 BUCKET = f"rlcloud-{CLUSTER}-checkpoints"
 
 # The mutating calls of a clean `up`, in order: the steps a failure is injected into.
@@ -27,16 +27,18 @@ UP_STEPS = [
     ("POST", "/compute/v1/projects/my-rl-project/global/firewalls"),
     ("POST", "/compute/v1/projects/my-rl-project/global/firewalls"),
     ("POST", "/compute/v1/projects/my-rl-project/regions/us-central1/resourcePolicies"),
-    ("POST", "/v1/projects/my-rl-project/serviceAccounts"),
-    ("POST", "/v3/projects/my-rl-project:setIamPolicy"),
-    ("POST", f"/v1/projects/my-rl-project/serviceAccounts/{EMAIL}:setIamPolicy"),
+    ("POST", "/v1/projects/my-rl-project/serviceAccounts"),  # the head's account
+    ("POST", "/v1/projects/my-rl-project/serviceAccounts"),  # the workers'
+    ("POST", "/v3/projects/my-rl-project:setIamPolicy"),  # the head's autoscaler role
+    ("POST", f"/v1/projects/my-rl-project/serviceAccounts/{WORKER}:setIamPolicy"),  # the head may act as the worker account
     ("POST", "/storage/v1/b"),
-    ("PUT", f"/storage/v1/b/{BUCKET}/iam"),
+    ("PUT", f"/storage/v1/b/{BUCKET}/iam"),  # head and workers: checkpoints, in one write
 ]
 DOWN_STEPS = [
     ("PUT", f"/storage/v1/b/{BUCKET}/iam"),
     ("POST", "/v3/projects/my-rl-project:setIamPolicy"),
-    ("DELETE", f"/v1/projects/my-rl-project/serviceAccounts/{EMAIL}"),
+    ("DELETE", f"/v1/projects/my-rl-project/serviceAccounts/{WORKER}"),
+    ("DELETE", f"/v1/projects/my-rl-project/serviceAccounts/{HEAD}"),
     ("DELETE", f"/compute/v1/projects/my-rl-project/regions/us-central1/resourcePolicies/rlcloud-{CLUSTER}-compact"),
     ("DELETE", f"/compute/v1/projects/my-rl-project/global/firewalls/rlcloud-{CLUSTER}-internal"),
     ("DELETE", f"/compute/v1/projects/my-rl-project/global/firewalls/rlcloud-{CLUSTER}-ssh"),
@@ -123,7 +125,7 @@ def test_each_kind_of_google_error_is_a_cloud_error_saying_what_to_do(gcp: GcpPr
 
 def test_permission_denied_on_iam_names_the_step(gcp: GcpProject) -> None:
     text = _failed_up(gcp, errors.permission_denied("iam.serviceAccounts.create"), 5)
-    assert f"GCP: creating service account {EMAIL} failed: Permission 'iam.serviceAccounts.create' denied" in text
+    assert f"GCP: creating service account {HEAD} failed: Permission 'iam.serviceAccounts.create' denied" in text
     assert "PERMISSION_DENIED" in text and "roles/iam.serviceAccountAdmin" in text
 
 

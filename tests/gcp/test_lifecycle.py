@@ -12,7 +12,7 @@ from provisioner.api import templates
 from provisioner.state import delete_state
 from tests.gcp.conftest import OPERATOR_IP, GcpProject
 from tests.gcp.fake_gcp.storage import add_bucket, put_object
-from tests.gcp.helpers import cluster_name, down, leftovers, others_bindings_kept, plan_rows, rendered, up
+from tests.gcp.helpers import accounts, cluster_name, down, leftovers, others_bindings_kept, plan_rows, rendered, up
 from tests.support.cli import run_cli
 from tests.support.specs import GCP
 
@@ -49,12 +49,13 @@ def test_plan_up_reup_down_leaves_nothing(gcp: GcpProject, which: str) -> None:
     config = rendered(cluster)
     assert config["provider"]["type"] == "external"
     assert config["provider"]["module"] == "provisioner.clouds.gcp.node_provider.RlcloudGcpNodeProvider"
-    email = naming.gcp_service_account_email(cluster, "my-rl-project")
-    assert email in gcp.world.service_accounts
+    emails = accounts(cluster)
+    assert {emails["head"], emails["worker"]} <= set(gcp.world.service_accounts) and emails["legacy"] not in gcp.world.service_accounts
     placed = []
-    for node_type in config["available_node_types"].values():
+    for name, node_type in config["available_node_types"].items():
         nc = node_type["node_config"]
         assert nc["labels"] == {naming.TAG_KEY: cluster} and nc["tags"]["items"] == [tag]
+        email = emails["head"] if name == config["head_node_type"] else emails["worker"]
         assert nc["serviceAccounts"] == [{"email": email, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}]
         gpu = "guestAccelerators" in nc
         assert (nc["networkInterfaces"][0].get("nicType") == "GVNIC") == gpu  # gVNIC on GPU VMs (images support it)
@@ -110,6 +111,8 @@ def test_down_without_state_sweeps_ray_instances_by_label_and_name(gcp: GcpProje
     (naming.state_dir(cluster) / "ray-cluster.yaml").unlink()
     result = down(spec)
     assert "delete  instance" in result.text
+    for role in ("head", "worker"):  # found by name and the cluster marker, not from the state
+        assert f"delete  service_account        {accounts(cluster)[role]}" in result.text
     assert [name for (_, _, name) in gcp.world.instances] == [other]
     assert leftovers(gcp.world, cluster) == []  # the placement policy went after the VMs that used it
 
@@ -144,9 +147,9 @@ def test_users_bucket_is_used_never_changed_and_loses_only_our_grant(gcp: GcpPro
     assert "whole bucket: it has no uniform bucket-level access" in run_cli("plan", str(spec)).out
 
     up(spec)
-    email = naming.gcp_service_account_email("t-gcp", "my-rl-project")
-    ours = [b for b in gcp.world.bucket_policies["t-gcp-ckpt"]["bindings"] if f"serviceAccount:{email}" in b["members"]]
-    assert ours == [{"role": "roles/storage.objectUser", "members": [f"serviceAccount:{email}"]}]  # no condition possible
+    members = [f"serviceAccount:{accounts('t-gcp')[role]}" for role in ("head", "worker")]
+    ours = [b for b in gcp.world.bucket_policies["t-gcp-ckpt"]["bindings"] if set(members) & set(b["members"])]
+    assert ours == [{"role": "roles/storage.objectUser", "members": members}]  # no condition possible
 
     down(spec, "--purge-storage")
     assert gcp.world.buckets["t-gcp-ckpt"] == before
@@ -163,17 +166,24 @@ def test_missing_bucket_without_create_bucket_stops_before_any_change(gcp: GcpPr
     assert gcp.fake.mutations(mark) == []
 
 
-def test_named_service_account_is_used_as_is(gcp: GcpProject) -> None:
-    ci = "ci-deployer@my-rl-project.iam.gserviceaccount.com"
-    text = GCP_TEMPLATES["gcp-multi-node"].replace("storage:\n", f"identity:\n  service_account: {ci}\nstorage:\n")
+@pytest.mark.parametrize("workers_own", [False, True], ids=["one-account", "worker-account"])
+def test_named_service_accounts_are_used_as_is(gcp: GcpProject, workers_own: bool) -> None:
+    ci, samplers = "ci-deployer@my-rl-project.iam.gserviceaccount.com", "rl-workers@my-rl-project.iam.gserviceaccount.com"
+    named = f"  service_account: {ci}\n" + (f"  worker_service_account: {samplers}\n" if workers_own else "")
+    text = GCP_TEMPLATES["gcp-multi-node"].replace("storage:\n", f"identity:\n{named}storage:\n")
     spec = gcp.spec(text)
-    assert ("use", "service_account", ci) in plan_rows(spec)
+    rows = plan_rows(spec)
+    assert ("use", "service_account", ci) in rows and (("use", "service_account", samplers) in rows) == workers_own
+    assert not any(kind in ("service_account", "iam_binding") and action != "use" for action, kind, _ in rows)
     mark = gcp.fake.mark()
     up(spec)
     changed = [str(c) for c in gcp.fake.mutations(mark)]
     assert not any("serviceAccounts" in c or "IamPolicy" in c or c.startswith("PUT") and c.endswith("/iam -> 200") for c in changed), changed
     policy_before = gcp.world.project_policy("my-rl-project")
-    assert all(nt["node_config"]["serviceAccounts"][0]["email"] == ci for nt in rendered("rl-gcp")["available_node_types"].values())
+    config = rendered("rl-gcp")
+    worker = samplers if workers_own else ci
+    for name, node_type in config["available_node_types"].items():
+        assert node_type["node_config"]["serviceAccounts"][0]["email"] == (ci if name == config["head_node_type"] else worker)
 
     down(spec)
     assert ci in gcp.world.service_accounts and gcp.world.project_policy("my-rl-project") == policy_before
@@ -200,12 +210,13 @@ def test_changed_autoscaler_role_revokes_the_old_one(gcp: GcpProject) -> None:
     custom = "projects/my-rl-project/roles/rayAutoscaler"
     spec = gcp.spec(text.replace("storage:\n", f"identity:\n  autoscaler_role: {custom}\nstorage:\n"))
     rows = plan_rows(spec)
-    assert ("create", "iam_binding", f"{custom} on project my-rl-project") in rows
-    assert ("delete", "iam_binding", "roles/compute.instanceAdmin.v1 on project my-rl-project") in rows
+    assert ("create", "iam_binding", f"{custom} on project my-rl-project to rlcloud-rl-gcp-1node-head") in rows
+    assert ("delete", "iam_binding", "roles/compute.instanceAdmin.v1 on project my-rl-project to rlcloud-rl-gcp-1node-head") in rows
     up(spec)
-    member = f"serviceAccount:{naming.gcp_service_account_email('rl-gcp-1node', 'my-rl-project')}"
-    roles = {b["role"] for b in gcp.world.project_policy("my-rl-project")["bindings"] if member in b["members"]}
+    emails = accounts("rl-gcp-1node")
+    roles = {b["role"] for b in gcp.world.project_policy("my-rl-project")["bindings"] if f"serviceAccount:{emails['head']}" in b["members"]}
     assert roles == {custom}
+    assert not any(emails["worker"] in m for b in gcp.world.project_policy("my-rl-project")["bindings"] for m in b["members"])
     assert others_bindings_kept(gcp)
 
 

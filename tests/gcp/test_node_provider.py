@@ -22,7 +22,7 @@ from provisioner.api import templates
 from provisioner.clouds.gcp import node_provider
 from tests.gcp.conftest import GcpProject
 from tests.gcp.fake_gcp import errors
-from tests.gcp.helpers import rendered, up
+from tests.gcp.helpers import accounts, rendered, up
 
 SPEC = next(t.text for t in templates() if t.name == "gcp-multi-node")
 CLUSTER = "rl-gcp"
@@ -56,8 +56,9 @@ def test_ray_loads_the_provider_and_its_bootstrap_grants_nothing(gcp: GcpProject
     assert calls == ["GET /v1/projects/my-rl-project -> 200"], calls  # the project check, nothing of IAM
     assert "ray-autoscaler-sa-v1@my-rl-project.iam.gserviceaccount.com" not in gcp.world.service_accounts
     assert "serviceAccounts" not in bootstrapped.get("head_node", {})
-    head = bootstrapped["available_node_types"]["ray.head.default"]["node_config"]
-    assert head["serviceAccounts"][0]["email"] == naming.gcp_service_account_email(CLUSTER, "my-rl-project")
+    types = bootstrapped["available_node_types"]
+    assert types["ray.head.default"]["node_config"]["serviceAccounts"][0]["email"] == accounts(CLUSTER)["head"]
+    assert {types[t]["node_config"]["serviceAccounts"][0]["email"] for t in ("learner", "sampler")} == {accounts(CLUSTER)["worker"]}
     assert bootstrapped["auth"]["ssh_private_key"] == provisioned["auth"]["ssh_private_key"]  # no project-wide SSH key
 
 
@@ -87,6 +88,24 @@ def test_ray_creates_lists_labels_and_terminates_vms_through_it(gcp: GcpProject,
     provider.terminate_node(name)
     assert gcp.world.instances == {}
     assert provider.non_terminated_nodes({}) == []
+
+
+def test_ray_launches_the_head_as_the_head_account_and_workers_as_the_worker_account(gcp: GcpProject, provisioned: dict[str, Any]) -> None:
+    """What the VMs run as, read back from the fake after Ray's own provider created them with
+    the node configs rlcloud wrote: only the head can reach the autoscaler's grants."""
+    provider = node_provider.RlcloudGcpNodeProvider(provisioned["provider"], CLUSTER)
+    types = provisioned["available_node_types"]
+    launched = {}
+    for node_type, kind in (("ray.head.default", "head"), ("learner", "worker"), ("sampler", "worker")):
+        tags = {"ray-node-name": f"ray-{CLUSTER}-{kind}", "ray-node-type": kind, "ray-user-node-type": node_type}
+        (name,) = provider.create_node(types[node_type]["node_config"], tags, 1)
+        launched[node_type] = gcp.world.instances[("my-rl-project", "us-central1-a", name)]["serviceAccounts"]
+    scopes = ["https://www.googleapis.com/auth/cloud-platform"]
+    assert launched == {
+        "ray.head.default": [{"email": accounts(CLUSTER)["head"], "scopes": scopes}],
+        "learner": [{"email": accounts(CLUSTER)["worker"], "scopes": scopes}],
+        "sampler": [{"email": accounts(CLUSTER)["worker"], "scopes": scopes}],
+    }
 
 
 def test_a_capacity_error_on_vm_creation_reaches_ray(gcp: GcpProject, provisioned: dict[str, Any]) -> None:

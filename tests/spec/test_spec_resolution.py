@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner import naming
@@ -98,13 +98,21 @@ def test_warnings_for_public_ssh_and_unoffered_zone() -> None:
     assert any("p5.48xlarge is not offered in eu-west-1a" in w for w in spec_warnings(load_spec_text(text)))
 
 
+@settings(deadline=None)  # the first example loads the instance catalog: slow on a loaded machine
 @given(st.from_regex(CLUSTER_NAME_RE, fullmatch=True))
 def test_every_valid_cluster_name_gives_valid_cloud_names(name: str) -> None:
     load_spec_text(LOCAL.replace("name: t-local", f"name: {name}"))
     assert len(naming.aws_role(name)) <= 64
     assert len(naming.aws_default_bucket(name, "123456789012")) <= 63
-    sa = naming.gcp_service_account_id(name)
-    assert 6 <= len(sa) <= 30 and re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", sa)
+    accounts = {
+        "head": naming.gcp_head_service_account_id(name),
+        "worker": naming.gcp_worker_service_account_id(name),
+        "legacy": naming.gcp_legacy_service_account_id(name),  # what `up` and `down` look for from older clusters
+    }
+    for sa in accounts.values():
+        assert 6 <= len(sa) <= 30 and re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", sa)
+    assert len(set(accounts.values())) == 3, accounts
+    assert accounts["head"].endswith("-head") and accounts["worker"].endswith("-worker")
     gce = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
     for derived in (naming.gcp_firewall_internal(name), naming.gcp_placement_policy(name), naming.gcp_network_tag(name)):
         assert len(derived) <= 63 and gce.fullmatch(derived)

@@ -1,13 +1,13 @@
-"""The gs:// checkpoint bucket: created only when the spec asks, granted to the nodes on the
-bucket itself (never project-wide storage roles), deleted only by `down --purge-storage` and
-only when rlcloud created it.
+"""The gs:// checkpoint bucket: created only when the spec asks, granted to the head's and the
+workers' accounts on the bucket itself (never project-wide storage roles), deleted only by
+`down --purge-storage` and only when rlcloud created it.
 
 A bucket rlcloud creates has uniform bucket-level access (IAM only, no object ACLs), public
 access prevention enforced and object versioning on; Cloud Storage encrypts at rest by
 default. It carries the labels rlcloud-cluster=NAME and rlcloud-managed=true, which is how
 `down` tells it from a user's bucket when the state file is gone.
 
-With uniform access the nodes' grant carries an IAM condition limiting object access to the
+With uniform access the nodes' grants carry an IAM condition limiting object access to the
 checkpoint prefix (listing is checked on the bucket, so the bucket's own name is allowed
 too). A user's bucket without uniform access cannot hold conditions: the grant is then
 bucket-wide, and the plan says so.
@@ -20,8 +20,10 @@ from typing import Any
 from provisioner import naming
 from provisioner.clouds.gcp.clients import GcpClients
 from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call
-from provisioner.clouds.gcp.iam_policy import Grant, Policy, member_roles, remove_member, service_account_member
-from provisioner.clouds.gcp.identity import apply_grant, created_email, forget_grants, plan_grant
+from provisioner.clouds.gcp.accounts import node_accounts
+from provisioner.clouds.gcp.bindings import Bindings
+from provisioner.clouds.gcp.iam_policy import Grant, Holding, Policy, service_account_member
+from provisioner.clouds.gcp.identity import find_accounts
 from provisioner.clouds.gcp.scope import Scope
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
@@ -112,14 +114,22 @@ def purge_bucket(clients: GcpClients, name: str) -> bool:
     return delete_if_present(f"deleting bucket gs://{name} and its checkpoints", clients.project, purge)
 
 
+def bucket_holdings(spec: GcpClusterSpec, uniform_access: bool, legacy: str | None) -> list[Holding]:
+    """The same checkpoint grant for the head and the workers (for accounts rlcloud creates);
+    the legacy account, when it is the cluster's, nothing."""
+    accounts = node_accounts(spec)
+    if not accounts.created:
+        return []
+    holdings = [Holding(email, checkpoint_grant(spec, email, uniform_access)) for email in (accounts.head, accounts.worker)]
+    return holdings + ([Holding(legacy)] if legacy else [])
+
+
 class CheckpointStep:
-    """The gs:// checkpoint bucket (if any) and the created account's grant on it."""
+    """The gs:// checkpoint bucket (if any) and rlcloud's accounts' grants on it."""
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.name = checkpoint_bucket(scope.spec)
-        # Only the account rlcloud creates is granted; a user's account keeps its bindings.
-        self.email = None if scope.spec.identity.service_account else created_email(scope.spec)
 
     def _bucket_for_up(self) -> Any | None:
         assert self.name is not None
@@ -131,10 +141,16 @@ class CheckpointStep:
             )
         return bucket
 
-    def _grant(self, bucket: Any | None) -> Grant | None:
-        if self.email is None:
-            return None
-        return checkpoint_grant(self.scope.spec, self.email, uniform_access=bucket is None or has_uniform_access(bucket))
+    def _bindings(self) -> Bindings:
+        assert self.name is not None
+        return Bindings(self.scope, BucketPolicy(self.scope.clients, self.name), "bucket", self.name)
+
+    def _holdings(self, bucket: Any | None) -> list[Holding]:
+        """Only accounts rlcloud creates are granted; a user's account keeps its bindings."""
+        if not node_accounts(self.scope.spec).created:
+            return []
+        legacy = find_accounts(self.scope, ("legacy",)).get("legacy")
+        return bucket_holdings(self.scope.spec, uniform_access=bucket is None or has_uniform_access(bucket), legacy=legacy.email if legacy else None)
 
     def plan_up(self) -> list[PlannedResource]:
         if self.name is None:
@@ -145,14 +161,14 @@ class CheckpointStep:
         elif is_managed(bucket, self.scope.spec.name):
             planned = [PlannedResource(kind=KIND, name=f"gs://{self.name}", action="keep", detail="created by rlcloud")]
         else:
-            planned = [PlannedResource(kind=KIND, name=f"gs://{self.name}", action="use", detail="yours: never modified or deleted; only the grant below is added")]
-        grant = self._grant(bucket)
-        if grant is not None and self.email is not None:
-            granted = plan_grant(BucketPolicy(self.scope.clients, self.name), grant, self.email, exists=bucket is not None)
-            if grant.condition is None and self.scope.spec.storage.prefix:
-                granted[0].detail = "whole bucket: it has no uniform bucket-level access, so no prefix condition"
-            planned += granted
-        return planned
+            planned = [PlannedResource(kind=KIND, name=f"gs://{self.name}", action="use", detail="yours: never modified or deleted; only the grants below are added")]
+        holdings = self._holdings(bucket)
+        granted = self._bindings().plan(holdings, readable=bucket is not None)
+        if self.scope.spec.storage.prefix and any(h.grant is not None and h.grant.condition is None for h in holdings):
+            for row in granted:
+                if row.action != "delete":
+                    row.detail = "whole bucket: it has no uniform bucket-level access, so no prefix condition"
+        return planned + granted
 
     def apply(self) -> None:
         if self.name is None:
@@ -162,28 +178,27 @@ class CheckpointStep:
             self.scope.step(f"creating bucket gs://{self.name}")
             bucket = create_bucket(self.scope.clients, self.scope.spec, self.name)
         self.scope.record(KIND, self.name, region=self.scope.spec.region, created=is_managed(bucket, self.scope.spec.name))
-        grant = self._grant(bucket)
-        if grant is not None and self.email is not None:
-            apply_grant(self.scope, BucketPolicy(self.scope.clients, self.name), grant, self.email)
+        holdings = self._holdings(bucket)
+        if holdings:
+            self._bindings().apply(holdings)
 
     def _found(self) -> tuple[Any | None, list[str]]:
-        """(the bucket, roles the created account holds on it)."""
+        """(the bucket, the cluster's accounts whose bindings on it `down` removes)."""
         if self.name is None:
             return None, []
         bucket = get_bucket(self.scope.clients, self.name)
         if bucket is None:
             return None, []
-        email = created_email(self.scope.spec)
-        return bucket, member_roles(BucketPolicy(self.scope.clients, self.name).read(), email)
+        return bucket, [found.email for found in find_accounts(self.scope).values()]
 
     def _deletes_bucket(self, bucket: Any | None, purge_storage: bool) -> bool:
         return bucket is not None and purge_storage and is_managed(bucket, self.scope.spec.name)
 
     def plan_down(self, purge_storage: bool) -> list[PlannedResource]:
-        bucket, roles = self._found()
-        planned = [PlannedResource(kind="iam_binding", name=f"{role} on bucket gs://{self.name}", action="delete") for role in roles]
+        bucket, emails = self._found()
         if bucket is None:
-            return planned
+            return []
+        planned = self._bindings().plan_removal(emails) if emails else []
         if self._deletes_bucket(bucket, purge_storage):
             planned.append(PlannedResource(kind=KIND, name=f"gs://{self.name}", action="delete", detail="and every checkpoint in it (--purge-storage)"))
         elif is_managed(bucket, self.scope.spec.name):
@@ -193,26 +208,21 @@ class CheckpointStep:
         return planned
 
     def destroy(self, purge_storage: bool) -> list[str]:
-        bucket, roles = self._found()
-        email = created_email(self.scope.spec)
-        left = []
-        if roles and self.name is not None:
-            self.scope.step(f"removing {email} from gs://{self.name}")
+        if self.name is None:
+            return []
+        bucket, emails = self._found()
+        name = self.name
+        left: list[str] = []
+        if emails:
+            manual = lambda email: f"gcloud storage buckets remove-iam-policy-binding gs://{name} --member serviceAccount:{email} --role ROLE --all"  # noqa: E731
+            left = self._bindings().remove(emails, manual=manual)
+        else:
+            self._bindings().forget()
+        if self._deletes_bucket(bucket, purge_storage):
+            self.scope.step(f"deleting bucket gs://{name} and its checkpoints")
             try:
-                remove_member(BucketPolicy(self.scope.clients, self.name), email)
-                forget_grants(self.scope, "bucket", self.name)
+                purge_bucket(self.scope.clients, name)
+                self.scope.forget(KIND, name)
             except CloudError as exc:
-                left.append(
-                    f"binding of {email} on gs://{self.name}: {describe_failure(exc)} "
-                    f"(gcloud storage buckets remove-iam-policy-binding gs://{self.name} --member serviceAccount:{email} --role ROLE --all)"
-                )
-        elif self.name is not None:
-            forget_grants(self.scope, "bucket", self.name)
-        if self._deletes_bucket(bucket, purge_storage) and self.name is not None:
-            self.scope.step(f"deleting bucket gs://{self.name} and its checkpoints")
-            try:
-                purge_bucket(self.scope.clients, self.name)
-                self.scope.forget(KIND, self.name)
-            except CloudError as exc:
-                left.append(f"bucket gs://{self.name}: {describe_failure(exc)} (gcloud storage rm -r gs://{self.name})")
+                left.append(f"bucket gs://{name}: {describe_failure(exc)} (gcloud storage rm -r gs://{name})")
         return left

@@ -1,6 +1,7 @@
-"""IAM policy edits for rlcloud's service account: make it hold exactly one grant on a
-resource (revoking roles it held there before, e.g. after the spec changed a role), or
-remove it; other members' bindings are never touched.
+"""IAM policy edits for rlcloud's service accounts: make each account rlcloud manages hold
+exactly what the spec gives it on a resource (revoking roles it held there before, e.g. after
+the spec changed a role, or the autoscaler role of the one account clusters used before the
+head / worker split), or remove them; other members' bindings are never touched.
 
 Policies are the REST JSON shape ({"version", "etag", "bindings": [{"role", "members",
 "condition"}]}) whatever resource they sit on (project, service account, bucket), so the
@@ -14,7 +15,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 from provisioner.clouds.gcp.errors import gcp_call, is_concurrent_change, is_new_member_not_visible
 
@@ -43,12 +44,34 @@ class Grant:
 
     @property
     def key(self) -> str:
-        return f"{self.target}:{self.resource}:{self.role}"
+        return f"{self.target}:{self.resource}:{self.role}:{self.member}"
 
     def label(self) -> str:
-        where = {"project": "project", "service_account": "service account", "bucket": "bucket"}[self.target]
+        """For plans: the head and the workers may hold the same role on one resource."""
         scope = f" ({self.condition['description']})" if self.condition else ""
-        return f"{self.role} on {where} {self.resource}{scope}"
+        return f"{self.role} on {where(self.target, self.resource)} to {account_id(self.member)}{scope}"
+
+
+TARGET_WORDS = {"project": "project", "service_account": "service account", "bucket": "bucket"}
+
+
+def where(target: str, resource: str) -> str:
+    """e.g. "service account rlcloud-x-worker@p.iam.gserviceaccount.com"."""
+    return f"{TARGET_WORDS[target]} {resource}"
+
+
+def account_id(member_or_email: str) -> str:
+    """The short name plans show: rlcloud-x-head for serviceAccount:rlcloud-x-head@p.iam...."""
+    return member_or_email.removeprefix("serviceAccount:").split("@", 1)[0]
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one account rlcloud manages should hold on one resource: exactly `grant`, or
+    nothing at all (`grant` None)."""
+
+    email: str
+    grant: Grant | None = None
 
 
 def _is(binding: dict[str, Any], grant: Grant) -> bool:
@@ -90,10 +113,14 @@ def with_grant(policy: Policy, grant: Grant) -> Policy:
     return result
 
 
-def converged(policy: Policy, grant: Grant, email: str) -> Policy:
-    """`policy` where the account holds exactly `grant` (a role it no longer needs, e.g.
+def converged(policy: Policy, holdings: Sequence[Holding]) -> Policy:
+    """`policy` where each account holds exactly its holding (a role it no longer needs, e.g.
     after the spec changed autoscaler_role, is revoked)."""
-    return with_grant(without_member(policy, email, keep=grant), grant)
+    for holding in holdings:
+        policy = without_member(policy, holding.email, keep=holding.grant)
+        if holding.grant is not None:
+            policy = with_grant(policy, holding.grant)
+    return policy
 
 
 def _bindings(policy: Policy) -> set[tuple[str, tuple[str, ...], str]]:
@@ -109,10 +136,10 @@ def member_roles(policy: Policy, email: str) -> list[str]:
     return sorted({b["role"] for b in policy.get("bindings", []) if any(_member_matches(m, email) for m in b.get("members", []))})
 
 
-def stale_roles(policy: Policy, grant: Grant, email: str) -> list[str]:
-    """Roles the account holds in `policy` besides `grant` (what converging revokes)."""
-    others = [b for b in policy.get("bindings", []) if not _is(b, grant)]
-    return member_roles({"bindings": others}, email)
+def stale_roles(policy: Policy, holding: Holding) -> list[str]:
+    """Roles the account holds in `policy` besides its grant (what converging revokes)."""
+    others = [b for b in policy.get("bindings", []) if holding.grant is None or not _is(b, holding.grant)]
+    return member_roles({"bindings": others}, holding.email)
 
 
 class PolicyResource(Protocol):
@@ -144,11 +171,12 @@ def _read_modify_write(resource: PolicyResource, edit: Callable[[Policy], Policy
     return False  # unreachable: the last attempt returns or raises
 
 
-def converge_grant(resource: PolicyResource, grant: Grant, email: str, sleep: Callable[[float], None] = time.sleep) -> bool:
-    """Make the account hold exactly `grant` on `resource`; True when the policy was written."""
-    return _read_modify_write(resource, lambda p: converged(p, grant, email), sleep)
+def converge(resource: PolicyResource, holdings: Sequence[Holding], sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Make each account hold exactly its holding on `resource`, in one write; True when the
+    policy was written."""
+    return _read_modify_write(resource, lambda p: converged(p, holdings), sleep)
 
 
-def remove_member(resource: PolicyResource, email: str, sleep: Callable[[float], None] = time.sleep) -> bool:
-    """Remove the service account from every binding; True when the policy was written."""
-    return _read_modify_write(resource, lambda p: without_member(p, email), sleep)
+def remove_members(resource: PolicyResource, emails: Sequence[str], sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Remove the service accounts from every binding, in one write; True when written."""
+    return converge(resource, [Holding(email) for email in emails], sleep)

@@ -1,71 +1,52 @@
-"""The nodes' service account and the two grants it needs, and nothing broader.
+"""The service accounts rlcloud creates for a cluster and their grants outside the bucket
+(accounts.py says who holds what, and why; the bucket's grants are bucket.py's):
 
-- `autoscaler_role` (default roles/compute.instanceAdmin.v1) on the project: the head's
-  autoscaler creates, labels, lists and deletes worker VMs and their boot disks, which needs
-  compute.instances.* / compute.disks.create and the `use` permissions on the subnetwork,
-  resource policy and images. instanceAdmin.v1 is the narrowest predefined role holding all
-  of them; it carries no firewall, network, IAM or storage administration (Ray's default,
-  roles/compute.admin, also administers firewalls and networks). Instance creation is
-  checked against the project, so no lower level (zone, instance) can hold this grant.
-- roles/iam.serviceAccountUser on the service account itself (its own IAM policy, not the
-  project's): launching a VM that runs as an account needs actAs on that account.
-Checkpoint access is granted on the bucket (bucket.py). A user-named service account is used
-as is: rlcloud reads nothing of it and changes no binding.
+- `autoscaler_role` (default roles/compute.instanceAdmin.v1) on the project, for the head
+  only: its autoscaler creates, labels, lists and deletes worker VMs and their boot disks,
+  which needs compute.instances.* / compute.disks.create and the `use` permissions on the
+  subnetwork, resource policy and images. instanceAdmin.v1 is the narrowest predefined role
+  holding all of them; it carries no firewall, network, IAM or storage administration (Ray's
+  default, roles/compute.admin, also administers firewalls and networks). Instance creation
+  is checked against the project, so no lower level (zone, instance) can hold this grant.
+- roles/iam.serviceAccountUser for the head on the worker account's own IAM policy (not the
+  project's): launching a VM that runs as an account needs actAs on that account, and the
+  head launches only workers.
+The worker account holds nothing here. Accounts the user names are used as is: rlcloud reads
+nothing of them and changes no binding.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from provisioner import naming
+from provisioner.clouds.gcp.accounts import MANAGED_ROLES, managed_email, node_accounts, project_holdings, worker_account_holdings
+from provisioner.clouds.gcp.bindings import Bindings, forget_recorded
 from provisioner.clouds.gcp.clients import GcpClients
 from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call, read_or_none
-from provisioner.clouds.gcp.iam_policy import (
-    Grant,
-    Policy,
-    PolicyResource,
-    converge_grant,
-    converged,
-    has_grant,
-    member_roles,
-    remove_member,
-    same_bindings,
-    service_account_member,
-    stale_roles,
-)
+from provisioner.clouds.gcp.iam_policy import Holding, Policy, account_id
 from provisioner.clouds.gcp.scope import Scope
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
 from provisioner.spec.models import GcpClusterSpec
 
-ACT_AS_ROLE = "roles/iam.serviceAccountUser"
 ACCOUNT_KIND = "service_account"
-BINDING_KIND = "iam_binding"
+# What each account is for, in its description (which also carries the cluster marker).
+PURPOSE = {
+    "head": "Ray head: its autoscaler launches and deletes the cluster's worker VMs",
+    "worker": "Ray workers: checkpoint access only",
+}
 
 
-def created_email(spec: GcpClusterSpec) -> str:
-    return naming.gcp_service_account_email(spec.name, spec.project)
-
-
-def node_email(spec: GcpClusterSpec) -> str:
-    """The account the nodes run as: the user's, or the one rlcloud creates."""
-    return spec.identity.service_account or created_email(spec)
+RUNS_AS = {
+    "head": "the head runs as it: autoscaler role, actAs on the workers' account, checkpoints",
+    "worker": "every worker runs as it: checkpoints only",
+}
 
 
 def account_path(project: str, email: str) -> str:
     return f"projects/{project}/serviceAccounts/{email}"
-
-
-def grants(spec: GcpClusterSpec) -> list[Grant]:
-    """What the created account is granted outside the bucket (none for a user's account)."""
-    if spec.identity.service_account:
-        return []
-    email = created_email(spec)
-    member = service_account_member(email)
-    return [
-        Grant(target="project", resource=spec.project, role=spec.identity.autoscaler_role, member=member),
-        Grant(target="service_account", resource=email, role=ACT_AS_ROLE, member=member),
-    ]
 
 
 def get_account(clients: GcpClients, email: str) -> dict[str, Any] | None:
@@ -77,20 +58,17 @@ def is_managed(account: dict[str, Any], cluster: str) -> bool:
     return naming.gcp_managed_marker(cluster) in (account.get("description") or "")
 
 
-def create_account(clients: GcpClients, spec: GcpClusterSpec) -> None:
+def create_account(clients: GcpClients, spec: GcpClusterSpec, role: str) -> None:
+    email = managed_email(spec, role)
     body = {
-        "accountId": naming.gcp_service_account_id(spec.name),
+        "accountId": account_id(email),
         "serviceAccount": {
-            "displayName": f"rlcloud {spec.name} nodes",
-            "description": f"{naming.gcp_managed_marker(spec.name)} Ray nodes of rlcloud cluster {spec.name}; deleted by `rlcloud down`.",
+            "displayName": f"rlcloud {spec.name} {role}",
+            "description": f"{naming.gcp_managed_marker(spec.name)} {PURPOSE[role]} (rlcloud cluster {spec.name}); deleted by `rlcloud down`.",
         },
     }
     accounts = clients.iam.projects().serviceAccounts()
-    create_or_adopt(
-        f"creating service account {created_email(spec)}",
-        clients.project,
-        lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute(),
-    )
+    create_or_adopt(f"creating service account {email}", clients.project, lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute())
 
 
 def delete_account(clients: GcpClients, email: str) -> bool:
@@ -133,118 +111,121 @@ class AccountPolicy:
         self.clients.iam.projects().serviceAccounts().setIamPolicy(resource=self.path, body={"policy": policy}).execute()
 
 
-def plan_grant(resource: PolicyResource, grant: Grant, email: str, exists: bool) -> list[PlannedResource]:
-    """How converging `grant` would change `resource`'s policy (create / keep, and revocations)."""
-    if not exists:
-        return [PlannedResource(kind=BINDING_KIND, name=grant.label(), action="create")]
-    policy = resource.read()
-    planned = [PlannedResource(kind=BINDING_KIND, name=grant.label(), action="keep" if has_grant(policy, grant) else "create")]
-    planned += [
-        PlannedResource(kind=BINDING_KIND, name=f"{role} on {resource.description}", action="delete", detail="no longer in the spec")
-        for role in stale_roles(policy, grant, email)
-    ]
-    return planned
+@dataclass(frozen=True)
+class Found:
+    """An account name of the cluster, and whether the account exists. One that does not may
+    still have bindings, as deleted members ("deleted:serviceAccount:...?uid=..."), e.g. when
+    `down` deleted it but then failed to clean a bucket: removing those is always safe."""
+
+    role: str
+    email: str
+    exists: bool
 
 
-def apply_grant(scope: Scope, resource: PolicyResource, grant: Grant, email: str) -> None:
-    policy = resource.read()
-    if not same_bindings(policy, converged(policy, grant, email)):
-        scope.step(f"granting {grant.label()}")
-        converge_grant(resource, grant, email)
-    scope.record(BINDING_KIND, grant.key, target=grant.target, resource=grant.resource, role=grant.role, member=grant.member)
+def find_accounts(scope: Scope, roles: tuple[str, ...] = MANAGED_ROLES, *, refuse_foreign: bool = False) -> dict[str, Found]:
+    """The cluster's accounts among `roles`, by role: every name, unless an account of that
+    name exists that is someone else's (no cluster marker, not in the state). That one is left
+    out, so none of its bindings is touched; with `refuse_foreign` (an account `up` would
+    create) it is an error."""
+    found = {}
+    for role in roles:
+        email = managed_email(scope.spec, role)
+        account = get_account(scope.clients, email)
+        if account is not None and not is_managed(account, scope.spec.name) and scope.recorded(ACCOUNT_KIND, email) is None:
+            if refuse_foreign and role != "legacy":
+                raise CloudError(
+                    f"service account {email} exists but rlcloud did not create it for cluster {scope.spec.name}",
+                    hint="name it in identity.service_account to use it as is, or rename the cluster",
+                )
+            continue
+        found[role] = Found(role, email, exists=account is not None)
+    return found
 
 
-def forget_grants(scope: Scope, target: str, resource: str) -> None:
-    for item in [r for r in scope.ctx.state.resources if r.kind == BINDING_KIND]:
-        if item.extra.get("target") == target and item.extra.get("resource") == resource:
-            scope.forget(BINDING_KIND, item.id)
+def retire_account(scope: Scope, found: Found) -> None:
+    """Delete an account whose bindings are gone, and forget it."""
+    if found.exists:
+        scope.step(f"deleting service account {found.email}")
+        delete_account(scope.clients, found.email)
+    forget_recorded(scope, "service_account", found.email)  # its own policy went with it
+    scope.forget(ACCOUNT_KIND, found.email)
 
 
 class IdentityStep:
-    """The service account rlcloud creates (nothing at all for a user-named one)."""
+    """The head and worker accounts, the head's grant on the project and its actAs on the
+    worker account; nothing at all for accounts the user names. `down` removes every account
+    of the cluster (a legacy one too) from the project's policy, then deletes them."""
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
-        self.email = created_email(scope.spec)
+        self.nodes = node_accounts(scope.spec)
 
-    def _policy(self, grant: Grant) -> PolicyResource:
-        return ProjectPolicy(self.scope.clients) if grant.target == "project" else AccountPolicy(self.scope.clients, grant.resource)
+    def _project(self) -> Bindings:
+        return Bindings(self.scope, ProjectPolicy(self.scope.clients), "project", self.scope.project)
 
-    def _account(self) -> dict[str, Any] | None:
-        account = get_account(self.scope.clients, self.email)
-        if account is not None and not is_managed(account, self.scope.spec.name) and not self.scope.recorded(ACCOUNT_KIND, self.email):
-            raise CloudError(
-                f"service account {self.email} exists but rlcloud did not create it for cluster {self.scope.spec.name}",
-                hint="name it in identity.service_account to use it as is, or rename the cluster",
-            )
-        return account
+    def _worker_policy(self) -> Bindings:
+        return Bindings(self.scope, AccountPolicy(self.scope.clients, self.nodes.worker), "service_account", self.nodes.worker)
 
-    def plan_up(self) -> list[PlannedResource]:
+    def _project_holdings(self, found: dict[str, Found]) -> list[Holding]:
+        legacy = found.get("legacy")
+        return project_holdings(self.scope.spec, legacy.email if legacy else None)
+
+    def _user_accounts(self) -> list[PlannedResource]:
         spec = self.scope.spec
         scopes = ", ".join(spec.identity.scopes)
-        if spec.identity.service_account:
-            return [
-                PlannedResource(
-                    kind=ACCOUNT_KIND,
-                    name=spec.identity.service_account,
-                    action="use",
-                    detail=f"yours, bindings unchanged; scopes: {scopes}",
-                )
-            ]
-        account = self._account()
-        planned = [PlannedResource(kind=ACCOUNT_KIND, name=self.email, action="keep" if account else "create", detail=f"head and workers run as it; scopes: {scopes}")]
-        for grant in grants(spec):
-            planned += plan_grant(self._policy(grant), grant, self.email, exists=account is not None)
+        if self.nodes.head == self.nodes.worker:
+            return [PlannedResource(kind=ACCOUNT_KIND, name=self.nodes.head, action="use", detail=f"yours, head and workers, bindings unchanged; scopes: {scopes}")]
+        return [
+            PlannedResource(kind=ACCOUNT_KIND, name=self.nodes.head, action="use", detail=f"yours, the head, bindings unchanged; scopes: {scopes}"),
+            PlannedResource(kind=ACCOUNT_KIND, name=self.nodes.worker, action="use", detail=f"yours, the workers, bindings unchanged; scopes: {scopes}"),
+        ]
+
+    def plan_up(self) -> list[PlannedResource]:
+        if not self.nodes.created:
+            return self._user_accounts()
+        found = find_accounts(self.scope, refuse_foreign=True)
+        scopes = ", ".join(self.scope.spec.identity.scopes)
+        planned = [
+            PlannedResource(kind=ACCOUNT_KIND, name=email, action="keep" if role in found and found[role].exists else "create", detail=f"{RUNS_AS[role]}; scopes: {scopes}")
+            for role, email in (("head", self.nodes.head), ("worker", self.nodes.worker))
+        ]
+        planned += self._project().plan(self._project_holdings(found), readable=True)
+        worker = found.get("worker")
+        planned += self._worker_policy().plan(worker_account_holdings(self.scope.spec), readable=worker is not None and worker.exists)
         return planned
 
     def apply(self) -> None:
-        if self.scope.spec.identity.service_account:
+        if not self.nodes.created:
             return
-        if self._account() is None:
-            self.scope.step(f"creating service account {self.email}")
-            create_account(self.scope.clients, self.scope.spec)
-        self.scope.record(ACCOUNT_KIND, self.email)
-        for grant in grants(self.scope.spec):
-            apply_grant(self.scope, self._policy(grant), grant, self.email)
-
-    def _found(self) -> tuple[bool, list[str]]:
-        """(account exists and is ours, roles it holds on the project) - nothing when the
-        account is someone else's."""
-        account = get_account(self.scope.clients, self.email)
-        recorded = self.scope.recorded(ACCOUNT_KIND, self.email) is not None
-        if account is not None and not (is_managed(account, self.scope.spec.name) or recorded):
-            return False, []
-        if account is None and not recorded:
-            return False, []
-        return account is not None, member_roles(ProjectPolicy(self.scope.clients).read(), self.email)
+        found = find_accounts(self.scope, refuse_foreign=True)
+        for role, email in (("head", self.nodes.head), ("worker", self.nodes.worker)):
+            if role not in found or not found[role].exists:
+                self.scope.step(f"creating service account {email}")
+                create_account(self.scope.clients, self.scope.spec, role)
+            self.scope.record(ACCOUNT_KIND, email, role=role)
+        self._project().apply(self._project_holdings(found))
+        self._worker_policy().apply(worker_account_holdings(self.scope.spec))
 
     def plan_down(self, purge_storage: bool) -> list[PlannedResource]:
-        exists, roles = self._found()
-        planned = [PlannedResource(kind=BINDING_KIND, name=f"{role} on project {self.scope.project}", action="delete") for role in roles]
-        if exists:
-            planned.append(PlannedResource(kind=ACCOUNT_KIND, name=self.email, action="delete"))
-        return planned
+        found = find_accounts(self.scope)
+        planned = self._project().plan_removal([f.email for f in found.values()])
+        return planned + [PlannedResource(kind=ACCOUNT_KIND, name=f.email, action="delete") for f in found.values() if f.exists]
 
     def destroy(self, purge_storage: bool) -> list[str]:
-        exists, roles = self._found()
-        if roles:
-            self.scope.step(f"removing {self.email} from the project's IAM policy")
+        found = find_accounts(self.scope)
+        project = self.scope.project
+        left = self._project().remove(
+            [f.email for f in found.values()],
+            manual=lambda email: f"gcloud projects remove-iam-policy-binding {project} --member serviceAccount:{email} --role ROLE, for each role",
+        )
+        if left:
+            return left  # keep the accounts: deleting them would leave bindings to deleted members
+        for role in ("worker", "head", "legacy"):  # the worker's policy names the head, and goes with it
+            if role not in found:
+                continue
             try:
-                remove_member(ProjectPolicy(self.scope.clients), self.email)
+                retire_account(self.scope, found[role])
             except CloudError as exc:
-                # Keep the account: deleting it would leave a binding to a deleted member.
-                return [
-                    f"project binding of {self.email} ({', '.join(roles)}): {describe_failure(exc)} "
-                    f"(gcloud projects remove-iam-policy-binding {self.scope.project} --member "
-                    f"serviceAccount:{self.email} --role ROLE, for each role)"
-                ]
-        forget_grants(self.scope, "project", self.scope.project)
-        if exists:
-            self.scope.step(f"deleting service account {self.email}")
-            try:
-                delete_account(self.scope.clients, self.email)
-            except CloudError as exc:
-                return [f"service account {self.email}: {describe_failure(exc)} (gcloud iam service-accounts delete {self.email} --project {self.scope.project} --quiet)"]
-        forget_grants(self.scope, "service_account", self.email)  # its own policy went with it
-        self.scope.forget(ACCOUNT_KIND, self.email)
-        return []
+                email = found[role].email
+                left.append(f"service account {email}: {describe_failure(exc)} (gcloud iam service-accounts delete {email} --project {project} --quiet)")
+        return left

@@ -1,6 +1,7 @@
 """The CloudProvisioner verbs for GCP: the steps in dependency order for `up`, reversed for
 `down` with the VMs first (a placement policy cannot go while a VM uses it; a service account
-loses its bindings before it is deleted).
+loses its bindings before it is deleted: on `up`, a legacy account from before the head /
+worker split goes last, after the project and bucket steps revoked its grants).
 
 `down` reads what exists from the cloud as well as from the state file, so it also works
 when the state is gone or stale: rules and policies by name plus the cluster marker in their
@@ -17,9 +18,10 @@ from provisioner.clouds.gcp.bucket import CheckpointStep
 from provisioner.clouds.gcp.clients import GcpClients
 from provisioner.clouds.gcp.errors import read_or_none
 from provisioner.clouds.gcp.firewall import FirewallStep
-from provisioner.clouds.gcp.identity import IdentityStep, node_email
+from provisioner.clouds.gcp.identity import IdentityStep
 from provisioner.clouds.gcp.images import images_without_gvnic
 from provisioner.clouds.gcp.instances import InstancesStep, head_address
+from provisioner.clouds.gcp.legacy import LegacyAccountStep
 from provisioner.clouds.gcp.placement import PlacementStep
 from provisioner.clouds.gcp.scope import Scope, Step
 from provisioner.compile.gcp import GcpRefs
@@ -60,7 +62,7 @@ class GcpProvisioner:
 
     @staticmethod
     def _up_steps(scope: Scope) -> list[Step]:
-        return [FirewallStep(scope), PlacementStep(scope), IdentityStep(scope), CheckpointStep(scope)]
+        return [FirewallStep(scope), PlacementStep(scope), IdentityStep(scope), CheckpointStep(scope), LegacyAccountStep(scope)]
 
     @staticmethod
     def _down_steps(scope: Scope) -> list[Step]:
@@ -85,7 +87,7 @@ class GcpProvisioner:
             scope.step(f"image {image} does not support gVNIC; its VMs keep the default NIC")
         for step in self._up_steps(scope):
             step.apply()
-        return GcpRefs(service_account_email=node_email(spec), ssh_public_key=ctx.ssh_public_key, images_without_gvnic=lacking)
+        return GcpRefs(ssh_public_key=ctx.ssh_public_key, images_without_gvnic=lacking)
 
     # ------------------------------------------------------------------ down
     def plan_down(self, ctx: ProvisionContext, purge_storage: bool) -> list[PlannedResource]:

@@ -153,7 +153,7 @@ class World:
     def drop_member_on_delete(self, email: str, unique_id: str) -> None:
         """What IAM does when an account is deleted: its bindings stay, as a deleted member."""
         member = f"serviceAccount:{email}"
-        for policy in [*self.project_policies.values(), *self.bucket_policies.values()]:
+        for policy in [*self.project_policies.values(), *self.account_policies.values(), *self.bucket_policies.values()]:
             for binding in policy.get("bindings", []):
                 binding["members"] = [f"deleted:{member}?uid={unique_id}" if m == member else m for m in binding["members"]]
 

@@ -1,0 +1,71 @@
+"""Which service account each node runs as, and what each account rlcloud manages may hold
+(pure: no Google call; the compiler reads it too).
+
+Two accounts per cluster, as on AWS, because workers run the least trusted code (RL sampler
+and verification tasks execute model-generated programs):
+- head: `autoscaler_role` on the project (its autoscaler creates, labels and deletes worker
+  VMs), roles/iam.serviceAccountUser on the worker account only (launching a VM that runs as
+  an account needs actAs on that account), and the checkpoint grant on the bucket;
+- worker: the checkpoint grant on the bucket, nothing else: it cannot create or delete VMs,
+  act as any account, or read anything outside the checkpoint prefix.
+Clusters made before this split ran head and workers as one account holding all of the
+head's grants plus actAs on itself; `up` revokes its grants and deletes it, as `down` does.
+
+Accounts the user names (identity.service_account / worker_service_account) are used as is:
+rlcloud reads nothing of them and changes no binding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provisioner import naming
+from provisioner.clouds.gcp.iam_policy import Grant, Holding, service_account_member
+from provisioner.spec.models import GcpClusterSpec
+
+ACT_AS_ROLE = "roles/iam.serviceAccountUser"
+
+
+@dataclass(frozen=True)
+class NodeAccounts:
+    head: str  # email the head runs as
+    worker: str  # email every worker type runs as
+    created: bool  # rlcloud creates and grants both; False: the user's, used as is
+
+
+def node_accounts(spec: GcpClusterSpec) -> NodeAccounts:
+    identity = spec.identity
+    if identity.service_account:
+        return NodeAccounts(head=identity.service_account, worker=identity.worker_service_account or identity.service_account, created=False)
+    return NodeAccounts(head=managed_email(spec, "head"), worker=managed_email(spec, "worker"), created=True)
+
+
+# The accounts rlcloud makes (or made) for a cluster, by the role they play.
+MANAGED_ROLES = ("head", "worker", "legacy")
+
+
+def managed_email(spec: GcpClusterSpec, role: str) -> str:
+    """The email of the account rlcloud makes for `role` ("head" / "worker"), or made for
+    "legacy" before the split. `down` looks for all three, whatever the spec says now."""
+    email = {
+        "head": naming.gcp_head_service_account_email,
+        "worker": naming.gcp_worker_service_account_email,
+        "legacy": naming.gcp_legacy_service_account_email,
+    }[role]
+    return email(spec.name, spec.project)
+
+
+def project_holdings(spec: GcpClusterSpec, legacy: str | None) -> list[Holding]:
+    """On the project: the head's autoscaler role; the worker, and the legacy account when it
+    is the cluster's (`legacy`), nothing."""
+    accounts = node_accounts(spec)
+    autoscaler = Grant(target="project", resource=spec.project, role=spec.identity.autoscaler_role, member=service_account_member(accounts.head))
+    return [Holding(accounts.head, autoscaler), Holding(accounts.worker), *([Holding(legacy)] if legacy else [])]
+
+
+def worker_account_holdings(spec: GcpClusterSpec) -> list[Holding]:
+    """On the worker account's own policy: the head may act as it (to launch workers as it);
+    the worker may not act as itself (nothing it runs needs to)."""
+    accounts = node_accounts(spec)
+    act_as = Grant(target="service_account", resource=accounts.worker, role=ACT_AS_ROLE, member=service_account_member(accounts.head))
+    return [Holding(accounts.head, act_as), Holding(accounts.worker)]
