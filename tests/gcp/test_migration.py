@@ -19,13 +19,25 @@ from provisioner import naming
 from provisioner.api import templates
 from provisioner.state import CloudResource, delete_state, load_state, save_state
 from tests.gcp.conftest import GcpProject
+from tests.gcp.fake_gcp import errors
 from tests.gcp.helpers import accounts, cluster_name, down, leftovers, others_bindings_kept, plan_rows, up
+from tests.support.cli import run_cli
 
 SPEC = next(t.text for t in templates() if t.name == "gcp-multi-node")
 CLUSTER = cluster_name(SPEC)
 BUCKET = f"rlcloud-{CLUSTER}-checkpoints"
 EMAILS = accounts(CLUSTER)
 AUTOSCALER, ACT_AS, CHECKPOINTS = "roles/compute.instanceAdmin.v1", "roles/iam.serviceAccountUser", "roles/storage.objectUser"
+# The mutating calls of the migrating `up`, in order: each policy written once (grants and
+# revocations together); the old account goes last, after everything it held was revoked.
+MIGRATION_CALLS = [
+    ("POST", "/v1/projects/my-rl-project/serviceAccounts"),
+    ("POST", "/v1/projects/my-rl-project/serviceAccounts"),
+    ("POST", "/v3/projects/my-rl-project:setIamPolicy"),
+    ("POST", f"/v1/projects/my-rl-project/serviceAccounts/{EMAILS['worker']}:setIamPolicy"),
+    ("PUT", f"/storage/v1/b/{BUCKET}/iam"),
+    ("DELETE", f"/v1/projects/my-rl-project/serviceAccounts/{EMAILS['legacy']}"),
+]
 
 
 def _member(role: str) -> str:
@@ -109,16 +121,7 @@ def test_up_splits_the_one_account_and_the_plan_says_how(gcp: GcpProject, legacy
 
     mark = gcp.fake.mark()
     up(spec)
-    # Each policy written once (grants and revocations together); the old account goes last,
-    # after everything it held was revoked.
-    assert [(c.method, c.path) for c in gcp.fake.mutations(mark)] == [
-        ("POST", "/v1/projects/my-rl-project/serviceAccounts"),
-        ("POST", "/v1/projects/my-rl-project/serviceAccounts"),
-        ("POST", "/v3/projects/my-rl-project:setIamPolicy"),
-        ("POST", f"/v1/projects/my-rl-project/serviceAccounts/{EMAILS['worker']}:setIamPolicy"),
-        ("PUT", f"/storage/v1/b/{BUCKET}/iam"),
-        ("DELETE", f"/v1/projects/my-rl-project/serviceAccounts/{EMAILS['legacy']}"),
-    ]
+    assert [(c.method, c.path) for c in gcp.fake.mutations(mark)] == MIGRATION_CALLS
     assert not any("deleted:" in m for p in gcp.world.bucket_policies.values() for b in p["bindings"] for m in b["members"])
     # Exactly what a cluster made by this version has, in the project and in the state file.
     assert _without_vms(gcp.world.snapshot()) == _without_vms(legacy_cluster["world"])
@@ -143,3 +146,17 @@ def test_down_removes_a_one_account_cluster_whole(gcp: GcpProject, legacy_cluste
     assert f"delete  service_account        {EMAILS['legacy']}" in result.text
     assert leftovers(gcp.world, CLUSTER) == [] and others_bindings_kept(gcp)
     assert BUCKET in gcp.world.buckets  # checkpoints stay
+
+
+@pytest.mark.parametrize("recovery", ["up", "down"])
+@pytest.mark.parametrize("step", range(1, len(MIGRATION_CALLS) + 1))
+def test_a_failure_at_each_step_of_the_migration_is_recovered(gcp: GcpProject, legacy_cluster: dict[str, Any], step: int, recovery: str) -> None:
+    spec = gcp.spec(SPEC)
+    gcp.fake.inject(errors.rate_limit_exceeded(), nth=step)
+    failed = run_cli("up", str(spec), "--yes", "--provision-only")
+    assert failed.code == 1 and "Rate Limit Exceeded" in failed.text and "Traceback" not in failed.text
+    if recovery == "up":
+        up(spec)
+        assert _without_vms(gcp.world.snapshot()) == _without_vms(legacy_cluster["world"])
+    down(spec)
+    assert leftovers(gcp.world, CLUSTER) == [] and others_bindings_kept(gcp)
