@@ -14,6 +14,9 @@ and its bootstrap would still run. The subclass keeps all of Ray's node logic, a
   - adds the `proximityPlacementGroup` parameter to Ray's template at deploy time (set here
     for node types in the placement group), tags each NIC and public IP like its VM, and
     deletes the OS disk and NIC with the VM;
+  - gives the identity in `provider.msi` (the autoscaler's role) to the head only: Ray's
+    template has one `msi` for every VM, and workers, which run model-generated code and
+    checkpoint to S3, need no Azure access;
   - skips Ray's bootstrap of NSG / VNet / identity: `up` made them (ids in `provider`);
   - never deletes shared resources on `ray down`: `rlcloud down` owns them.
 The provider's modules ship to the head through `file_mounts` (head_shipping.py).

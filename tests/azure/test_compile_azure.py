@@ -79,3 +79,47 @@ def test_the_head_gets_the_provider_its_sdk_and_the_identity_to_use() -> None:
     assert start.startswith("export PYTHONPATH=$HOME/.rlcloud/python")
     assert f"export AZURE_CLIENT_ID={REFS.identity_client_id};" in start
     assert not any("PYTHONPATH" in c for c in config["worker_start_ray_commands"])
+
+
+def _deployment(template: dict, params: dict) -> dict:
+    return {"properties": {"mode": "Incremental", "template": template, "parameters": {k: {"value": v} for k, v in params.items()}}}
+
+
+def test_rays_template_still_gives_every_vm_the_identity_that_workers_lose() -> None:
+    """What the worker edit relies on, in Ray's stock template: the VM's identity is the only
+    place the `msi` parameter Ray passes is used. If a Ray upgrade changes that, this fails."""
+    template = _ray_template()
+    [vm] = [r for r in template["resources"] if r["type"].lower() == vm_template.VM]
+    assert vm["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {"[parameters('msi')]": {}}}
+    assert [r["type"] for r in template["resources"] if "identity" in r] == [vm["type"]]
+    assert json.dumps({k: v for k, v in template.items() if k != "parameters"}).count("parameters('msi')") == 1
+
+    params = {"msi": REFS.identity_id, "vmName": "w", "nsg": REFS.nsg_id}
+    worker = vm_template.extend_deployment(_deployment(template, params), with_identity=False)["properties"]
+    assert not any("identity" in r for r in worker["template"]["resources"])
+    assert "msi" not in worker["template"]["parameters"] and "msi" not in worker["parameters"]
+    assert "parameters('msi')" not in json.dumps(worker["template"])
+    assert set(worker["parameters"]) == {"vmName", "nsg"}  # only what the identity used is dropped
+    head = vm_template.extend_deployment(_deployment(template, params), with_identity=True)["properties"]
+    assert [r.get("identity") for r in head["template"]["resources"] if r["type"].lower() == vm_template.VM] == [vm["identity"]]
+    assert head["parameters"]["msi"] == {"value": REFS.identity_id}
+
+
+def test_the_worker_edit_follows_the_template_not_its_text() -> None:
+    """A Ray template that renamed the parameter, spelled it in other case, gave a second
+    resource an identity, or used the parameter elsewhere too: workers still get no identity,
+    and a parameter something else uses stays."""
+    template = _ray_template()
+    [vm] = [r for r in template["resources"] if r["type"].lower() == vm_template.VM]
+    template["parameters"]["nodeIdentity"] = template["parameters"].pop("msi")
+    vm["identity"] = {"type": "UserAssigned", "userAssignedIdentities": {"[parameters('NodeIdentity')]": {}}}
+    template["resources"].append({"type": "Microsoft.Compute/virtualMachines/extensions", "name": "x", "identity": {"type": "SystemAssigned"}})
+    body = _deployment(template, {"nodeIdentity": REFS.identity_id, "nsg": REFS.nsg_id, "vmName": "w"})
+    worker = vm_template.extend_deployment(body, with_identity=False)["properties"]
+    assert not any("identity" in r for r in worker["template"]["resources"])
+    assert set(worker["parameters"]) == {"nsg", "vmName"} and "nodeIdentity" not in worker["template"]["parameters"]
+
+    template["outputs"]["identityUsed"] = {"type": "string", "value": "[parameters('nodeIdentity')]"}  # used elsewhere too
+    worker = vm_template.extend_deployment(_deployment(template, {"nodeIdentity": REFS.identity_id}), with_identity=False)["properties"]
+    assert not any("identity" in r for r in worker["template"]["resources"])
+    assert "nodeIdentity" in worker["template"]["parameters"] and "nodeIdentity" in worker["parameters"]  # ARM needs it declared and given

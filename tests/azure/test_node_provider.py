@@ -3,8 +3,9 @@
 deploys the template the provider sends by evaluating it as ARM would.
 
 What the issue asks of every node: accelerated networking on the NIC where the type has it,
-the proximity placement group for groups that ask, the cluster's NSG and identity; and that
-`down` leaves nothing whatever Ray did or did not clean up.
+the proximity placement group for groups that ask, the cluster's NSG; the cluster's identity
+on the head only (workers run model-generated code: no identity at all); and that `down`
+leaves nothing whatever Ray did or did not clean up.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _vm(azure: AzureSubscription, name: str) -> dict[str, Any]:
     return next(r for r in azure.arm.of_type(VM) if r["name"] == name)
 
 
-def test_each_node_gets_accelerated_networking_placement_nsg_and_identity(azure: AzureSubscription) -> None:
+def test_each_node_gets_accelerated_networking_placement_nsg_and_only_the_head_an_identity(azure: AzureSubscription) -> None:
     up(azure.spec(AZURE))
     provider, config = _ray_provider("t-azure")
     refs = config["provider"]
@@ -85,7 +86,10 @@ def test_each_node_gets_accelerated_networking_placement_nsg_and_identity(azure:
         assert nic["properties"]["enableAcceleratedNetworking"] is True, node_type
         assert nic["properties"]["networkSecurityGroup"]["id"] == refs["nsg"]
         assert ip_config["subnet"]["id"] == refs["subnet"]
-        assert list(vm["identity"]["userAssignedIdentities"]) == [refs["msi"]]
+        if node_type == "ray.head.default":
+            assert vm["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {refs["msi"]: {}}}
+        else:
+            assert "identity" not in vm, f"{node_type} worker has an identity: {vm['identity']}"
         # Tags on everything the VM brought, so `down` finds it even without Ray.
         for resource in (vm, nic, address):
             assert resource["tags"]["rlcloud-cluster"] == "t-azure" and resource["tags"]["ray-cluster-name"] == "t-azure"
@@ -98,6 +102,15 @@ def test_each_node_gets_accelerated_networking_placement_nsg_and_identity(azure:
     assert nodes["learner"]["properties"]["hardwareProfile"]["vmSize"] == "Standard_ND96isr_H100_v5"
     members = azure.one("Microsoft.Compute/proximityPlacementGroups")["properties"]["virtualMachines"]
     assert [m["id"] for m in members] == [nodes["learner"]["id"]]
+    # The workers' deployments do not even name the identity (ARM checks what they reference).
+    deployments = azure.arm.of_type("Microsoft.Resources/deployments")
+    assert sorted(d["name"].split(f"-{refs['unique_id']}-")[0] for d in deployments) == ["ray-t-azure-head", "ray-t-azure-worker", "ray-t-azure-worker"]
+    for deployment in deployments:
+        params = deployment["properties"]["parameters"]
+        if deployment["name"].startswith("ray-t-azure-head-"):
+            assert params["msi"] == {"value": refs["msi"]}
+        else:
+            assert refs["msi"] not in json.dumps(params), params
 
     down(azure.spec(AZURE))
     assert azure.arm.everything() == []

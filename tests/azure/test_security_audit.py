@@ -4,9 +4,10 @@ CLI ran, against DESIGN.md's rules:
 - No Ray port is reachable from outside the cluster; from outside, SSH only, from the spec's
   CIDRs. Evaluated as Azure evaluates an NSG (nsg_audit.py), default rules included: Azure's
   own AllowVnetInBound would let peered networks reach Ray's ports.
-- Least privilege: the nodes' identity holds one role, assigned at the cluster's resource
+- Least privilege: the cluster's identity holds one role, assigned at the cluster's resource
   group, allowing what the autoscaler does and nothing that widens access; no subscription
-  scope, no Owner / Contributor.
+  scope, no Owner / Contributor. Only the head VM carries that identity; worker VMs (they run
+  model-generated code, and checkpoint to S3) carry none, so they cannot call Azure at all.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import re
 
 import pytest
 
+from provisioner.clouds.azure.arm import rest_json
 from provisioner.clouds.azure.role import AUTOSCALER_ACTIONS
 from tests.azure.cli_steps import SPECS, cluster_name, ray_config, up
 from tests.azure.conftest import OPERATOR_IP, SUBSCRIPTION, AzureSubscription
 from tests.azure.nsg_audit import AZURE_LOAD_BALANCER, Network, inbound
-from tests.azure.test_node_provider import _launch, _ray_provider
+from tests.azure.test_node_provider import VM, _launch, _ray_provider
 from tests.support.specs import AZURE
 
 # Ray's GCS, object manager, dashboard / Jobs API, client server, dashboard agent, metrics,
@@ -98,6 +100,40 @@ def test_the_nodes_identity_has_one_narrow_role_at_the_group(azure: AzureSubscri
     assert widening == [], f"the role could widen access: {widening}"
 
 
+def audit_node_identities(azure: AzureSubscription, cluster: str) -> None:
+    """Every VM of the cluster, read back through the SDK: the head carries the cluster's
+    identity (the one the autoscaler role is assigned to) and nothing else; workers none."""
+    msi = ray_config(cluster)["provider"]["msi"]
+    vms = [rest_json(vm) for vm in azure.clients().compute().virtual_machines.list(f"rlcloud-{cluster}")]
+    kinds = sorted(vm["tags"]["ray-node-type"] for vm in vms)
+    assert kinds.count("head") == 1 and "worker" in kinds, kinds
+    for vm in vms:
+        if vm["tags"]["ray-node-type"] == "head":
+            assert vm["identity"]["type"] == "UserAssigned" and [k.lower() for k in vm["identity"]["userAssignedIdentities"]] == [msi.lower()]
+        else:
+            assert (vm.get("identity") or {}).get("type", "None") == "None", f"worker {vm['name']} has an identity: {vm['identity']}"
+    principal = next(i for i in azure.arm.of_type("Microsoft.ManagedIdentity/userAssignedIdentities") if i["id"].lower() == msi.lower())["properties"]["principalId"]
+    assert {a["properties"]["principalId"] for a in azure.arm.store.role_assignments.values()} == {principal}
+
+
+def _nodes(azure: AzureSubscription) -> list[str]:
+    """`up`, then a head and one worker of each type, as Ray launches them."""
+    up(azure.spec(AZURE))
+    provider, config = _ray_provider("t-azure")
+    return [_launch(provider, config, t) for t in ("ray.head.default", "learner", "sampler")]
+
+
+def test_only_the_head_carries_the_clusters_identity_and_the_audit_would_see_a_worker_with_it(azure: AzureSubscription) -> None:
+    _head, _learner, sampler = _nodes(azure)
+    audit_node_identities(azure, "t-azure")
+    # The audit can fail: a worker given the identity (and so the autoscaler's role).
+    msi = ray_config("t-azure")["provider"]["msi"]
+    machines = azure.clients().compute().virtual_machines
+    machines.begin_update("rlcloud-t-azure", sampler, {"identity": {"type": "UserAssigned", "userAssignedIdentities": {msi: {}}}}).result()
+    with pytest.raises(AssertionError, match=f"worker {sampler} has an identity"):
+        audit_node_identities(azure, "t-azure")
+
+
 def _action(method: str, path: str) -> str:
     """The RBAC action ARM checks for a request."""
     if re.search(r"/resourcegroups/[^/]+$", path, re.I):
@@ -117,6 +153,7 @@ def test_the_role_allows_every_call_the_autoscaler_makes(azure: AzureSubscriptio
     provider, config = _ray_provider("t-azure")
     azure.arm.clear_requests()
     node = _launch(provider, config, "learner")
+    carries_identity = "identity" in next(vm for vm in azure.arm.of_type(VM) if vm["name"] == node)
     provider.set_node_tags(node, {"ray-node-status": "up-to-date"})
     provider.terminate_node(node)
     provider.terminating_nodes[node].result()
@@ -131,9 +168,13 @@ def test_the_role_allows_every_call_the_autoscaler_makes(azure: AzureSubscriptio
         "Microsoft.Network/networkSecurityGroups/join/action",
         "Microsoft.Network/publicIPAddresses/join/action",
         "Microsoft.Network/networkInterfaces/join/action",
-        "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
         "Microsoft.Compute/proximityPlacementGroups/write",
     }
+    # Giving a VM an identity needs `assign` on it; the workers the autoscaler launches get none.
+    if carries_identity:
+        needed.add("Microsoft.ManagedIdentity/userAssignedIdentities/assign/action")
     missing = sorted(needed - set(AUTOSCALER_ACTIONS))
     assert missing == [], f"the autoscaler's role lacks {missing}"
     assert "Microsoft.Resources/deployments/write" in needed and "Microsoft.Compute/virtualMachines/delete" in needed
+    # ... and nothing more on identities: the head cannot hand its own identity to a VM it makes.
+    assert not [a for a in AUTOSCALER_ACTIONS if a.startswith("Microsoft.ManagedIdentity/")]

@@ -1,6 +1,7 @@
 """Azure: NSG, VNet, proximity placement group, managed identity with a group-scoped custom
-role, and a Ray node provider that uses them (see azure_provisioner.py for the order, and
-ray_node_provider.py for how nodes get accelerated networking and the placement group).
+role (the head's only: workers get no identity), and a Ray node provider that uses them (see
+azure_provisioner.py for the order, and ray_node_provider.py for how nodes get accelerated
+networking, the placement group and, for the head, the identity).
 
 Importing this package is cheap: the Azure SDK is imported only when a client is built.
 """

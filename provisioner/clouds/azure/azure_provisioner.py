@@ -3,13 +3,17 @@
 `up` makes sure of, in this order (each needs the one before):
   resource group -> (your subnet, read for its prefix) -> NSG -> VNet + subnet behind the NSG
   -> proximity placement group (when a group asks for placement) -> managed identity
-  -> custom autoscaler role (assignable in the group only) -> its assignment to the identity.
+  -> custom autoscaler role (assignable in the group only) -> its assignment to the identity
+  -> (a cluster launched before workers went without one) the identity off its worker VMs.
 Ray's VMs come later, from `ray up`, through rlcloud's node provider (ray_node_provider.py),
-which puts every node behind the NSG, in the placement group, with the identity.
+which puts every node behind the NSG and in the placement group, and gives the identity to
+the head only: workers run model-generated code and need no Azure access (they checkpoint
+to S3).
 """
 
 from __future__ import annotations
 
+from provisioner.clouds.azure import worker_identity
 from provisioner.clouds.azure.converge import Converger
 from provisioner.clouds.azure.errors import azure_errors
 from provisioner.clouds.azure.head import head_address
@@ -41,7 +45,7 @@ class AzureProvisioner:
         steps = AzureResources(layout, clients)
         run = Converger(ctx=ctx, apply=apply, region=layout.location)
 
-        run.ensure(steps.resource_group())
+        group = run.ensure(steps.resource_group())
         if layout.owns_vnet:
             prefix = layout.address_space
         else:
@@ -54,6 +58,11 @@ class AzureProvisioner:
         identity_props = (identity or {}).get("properties") or {}
         run.ensure(steps.role_definition())
         run.ensure(steps.role_assignment(identity_props.get("principalId")))
+        if group is not None:
+            with azure_errors(f"list the VMs of {layout.resource_group}"):
+                carrying = worker_identity.workers_carrying(layout, clients)
+            for name in carrying:
+                run.ensure(worker_identity.worker_step(layout, clients, name))
 
         refs = AzureRefs(
             resource_group=layout.resource_group,

@@ -40,6 +40,7 @@ class Step:
     missing_hint: str = ""  # for resources the user brings: how to fix their absence
     foreign_hint: str = ""  # for a same-named resource without our tags: what to do
     detail: str = ""  # shown in the plan next to create / keep
+    recorded: bool = True  # False for what Ray owns (its VMs): `down` finds those by tag
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Converger:
         self.planned.append(PlannedResource(kind=step.kind, name=step.name, action=action, detail=detail))  # type: ignore[arg-type]
 
     def _record(self, step: Step, resource: ArmJson, created: bool) -> None:
-        if not self.apply:
+        if not self.apply or not step.recorded:
             return
         self.ctx.state.record(CloudResource(kind=step.kind, id=str(resource.get("id") or step.name), region=self.region, created=created))
         self.ctx.save()

@@ -1,5 +1,5 @@
 """rlcloud's Ray node provider for Azure: Ray's AzureNodeProvider with rlcloud's network,
-identity and placement. Ray loads it through `provider: {type: external, module: ...}`, on the
+identity (the head's only: workers get none) and placement. Ray loads it through `provider: {type: external, module: ...}`, on the
 operator's machine for `ray up` / `ray down` and on the head for autoscaling.
 
 Why a subclass (rather than our own ARM templates, or Ray's provider as is):
@@ -30,7 +30,7 @@ from ray.autoscaler._private._azure.config import _configure_key_pair
 from ray.autoscaler._private._azure.node_provider import AzureNodeProvider, synchronized
 from ray.autoscaler._private.constants import MAX_PARALLEL_SHUTDOWN_WORKERS
 from ray.autoscaler.node_provider import NodeProvider
-from ray.autoscaler.tags import TAG_RAY_CLUSTER_NAME
+from ray.autoscaler.tags import NODE_KIND_HEAD, TAG_RAY_CLUSTER_NAME, TAG_RAY_NODE_KIND
 
 from provisioner.clouds.azure import sdk_clients, vm_template
 
@@ -38,8 +38,16 @@ from provisioner.clouds.azure import sdk_clients, vm_template
 PROVISIONED_KEYS = ("msi", "nsg", "subnet", "unique_id", "resource_group", "subscription_id", "location")
 
 
+def _is_head(parameters: dict[str, Any]) -> bool:
+    """Whether Ray's deployment body launches the head: Ray tags every VM with its node kind.
+    Anything else (a worker, or a body without the tag) gets no identity: fail closed."""
+    tags = ((parameters["properties"].get("parameters") or {}).get("vmTags") or {}).get("value") or {}
+    return tags.get(TAG_RAY_NODE_KIND) == NODE_KIND_HEAD
+
+
 class _Deployments:
-    """Ray's `resource_client.deployments`, extending each VM template as it is deployed."""
+    """Ray's `resource_client.deployments`, extending each VM template as it is deployed: only
+    the head gets the cluster's identity (the autoscaler's role); workers get none."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -48,9 +56,8 @@ class _Deployments:
         return getattr(self._inner, name)
 
     def begin_create_or_update(self, resource_group_name: str, deployment_name: str, parameters: Any, **kwargs: Any) -> Any:
-        return self._inner.begin_create_or_update(
-            resource_group_name, deployment_name, vm_template.extend_deployment(parameters), **kwargs
-        )
+        extended = vm_template.extend_deployment(parameters, with_identity=_is_head(parameters))
+        return self._inner.begin_create_or_update(resource_group_name, deployment_name, extended, **kwargs)
 
 
 class _ResourceClient:

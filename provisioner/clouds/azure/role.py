@@ -1,5 +1,6 @@
 """The role the cluster's managed identity gets: exactly what Ray's Azure autoscaler does, on
-the cluster's resource group only.
+the cluster's resource group only. Only the head carries that identity; workers carry none
+(vm_template.py), so nothing a worker runs can call Azure at all.
 
 Why a custom role rather than built-ins. Ray's own bootstrap assigns Contributor on the group,
 which lets anything on the cluster (and Ray's Jobs API runs any command it is sent) rewrite
@@ -9,7 +10,8 @@ gives every node one) and Network Contributor can rewrite NSGs. So the role list
 the autoscaler makes (node_provider.py: deploy a VM template; read, tag, stop, start and delete
 VMs with their NICs, public IPs and disks) and nothing else:
   - no NSG / VNet writes: nothing on the cluster can widen its own firewall;
-  - no role or identity writes: it cannot grant itself more;
+  - no role or identity writes: it cannot grant itself more; and no identity `assign`:
+    the workers it launches get no identity, so it cannot hand its own to a VM it makes;
   - no storage: checkpoints on Azure clusters go to S3 with credentials the job brings;
   - assignable only at the cluster's resource group, assigned only there.
 The operator needs to be allowed to create it (Owner or User Access Administrator on the
@@ -56,9 +58,6 @@ AUTOSCALER_ACTIONS: tuple[str, ...] = (
     "Microsoft.Network/networkSecurityGroups/join/action",
     "Microsoft.Network/locations/operations/read",
     "Microsoft.Network/locations/operationResults/read",
-    # Giving new VMs the cluster's identity (the template sets it on every VM).
-    "Microsoft.ManagedIdentity/userAssignedIdentities/read",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
 )
 
 

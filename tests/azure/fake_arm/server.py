@@ -264,6 +264,8 @@ class FakeArm:
             raise not_found_for(rid)
         if method == "PATCH":
             existing["tags"] = {**(existing.get("tags") or {}), **(body.get("tags") or {})}
+            if "identity" in body:
+                store.patch_identity(existing, body["identity"])
         return 200, {}, store.view(existing)
 
     def _action(self, method: str, m: dict[str, str], query: dict[str, str], body: dict[str, Any]) -> Response:

@@ -116,6 +116,24 @@ class ArmStore:
         self.resources[_lower(rid)] = resource
         return resource, existing is None
 
+    def patch_identity(self, resource: Json, identity: Json) -> None:
+        """ARM's PATCH of a resource's identity: type None removes every identity; a
+        user-assigned identity given as null is removed, others are added (they must exist)."""
+        if str(identity.get("type", "")).lower() == "none":
+            resource.pop("identity", None)
+            return
+        current = dict((resource.get("identity") or {}).get("userAssignedIdentities") or {})
+        for rid, value in (identity.get("userAssignedIdentities") or {}).items():
+            if value is None:
+                current = {k: v for k, v in current.items() if _lower(k) != _lower(rid)}
+            else:
+                self.require(rid, resource["id"])
+                current[rid] = {}
+        patched: Json = {"type": identity.get("type", (resource.get("identity") or {}).get("type"))}
+        if current:
+            patched["userAssignedIdentities"] = current
+        resource["identity"] = patched
+
     def delete_resource(self, rid: str) -> bool:
         resource = self.get(rid)
         if resource is None:
