@@ -130,7 +130,7 @@ def find_accounts(scope: Scope, roles: tuple[str, ...] = MANAGED_ROLES, *, refus
     found = {}
     for role in roles:
         email = managed_email(scope.spec, role)
-        account = get_account(scope.clients, email)
+        account = scope.read_once(f"{ACCOUNT_KIND}:{email}", lambda: get_account(scope.clients, email))
         if account is not None and not is_managed(account, scope.spec.name) and scope.recorded(ACCOUNT_KIND, email) is None:
             if refuse_foreign and role != "legacy":
                 raise CloudError(
@@ -146,6 +146,7 @@ def retire_account(scope: Scope, found: Found) -> None:
     """Delete an account whose bindings are gone, and forget it."""
     if found.exists:
         scope.step(f"deleting service account {found.email}")
+        scope.unread(f"{ACCOUNT_KIND}:{found.email}")
         delete_account(scope.clients, found.email)
     forget_recorded(scope, "service_account", found.email)  # its own policy went with it
     scope.forget(ACCOUNT_KIND, found.email)
@@ -201,6 +202,7 @@ class IdentityStep:
         for role, email in (("head", self.nodes.head), ("worker", self.nodes.worker)):
             if role not in found or not found[role].exists:
                 self.scope.step(f"creating service account {email}")
+                self.scope.unread(f"{ACCOUNT_KIND}:{email}")
                 create_account(self.scope.clients, self.scope.spec, role)
             self.scope.record(ACCOUNT_KIND, email, role=role)
         self._project().apply(self._project_holdings(found))

@@ -8,8 +8,8 @@ in order; `down` runs them in reverse, so nothing is deleted while something sti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
 
 from provisioner.clouds.base import ProvisionContext
 from provisioner.clouds.gcp.clients import GcpClients
@@ -22,6 +22,17 @@ from provisioner.state import CloudResource
 class Scope:
     clients: GcpClients
     ctx: ProvisionContext
+    # Reads several steps of one verb need (e.g. whether each of the cluster's accounts
+    # exists), fetched once; a step that changes what was read drops it (`unread`).
+    _reads: dict[str, Any] = field(default_factory=dict)
+
+    def read_once(self, key: str, read: Callable[[], Any]) -> Any:
+        if key not in self._reads:
+            self._reads[key] = read()
+        return self._reads[key]
+
+    def unread(self, key: str) -> None:
+        self._reads.pop(key, None)
 
     @property
     def spec(self) -> GcpClusterSpec:
