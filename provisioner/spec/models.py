@@ -631,13 +631,13 @@ class GcpIdentity(SpecModel):
 
 
 class AzureIdentity(SpecModel):
-    """The managed identity nodes run as."""
+    """The managed identity the head runs as (worker VMs get none: they need no Azure access)."""
 
     managed_identity: Annotated[
         str | None,
         Field(
-            description="Resource id of an existing user-assigned managed identity. Default: rlcloud creates one "
-            "scoped to the cluster's resource group.",
+            description="Resource id of an existing user-assigned managed identity for the head. Default: rlcloud "
+            "creates one whose role is scoped to the cluster's resource group. Worker VMs get no identity.",
             pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$",
         ),
     ] = None
@@ -742,7 +742,7 @@ class AzureClusterSpec(_CloudClusterSpec):
     region: Annotated[str, Field(description="Azure location, e.g. eastus.")]
     zone: Annotated[str | None, Field(description="Availability zone '1', '2' or '3' (optional).")] = None
     network: Annotated[AzureNetwork, Field(description="NSG, VNet, accelerated networking and placement.")]
-    identity: Annotated[AzureIdentity, Field(description="Managed identity of the nodes.")] = AzureIdentity()
+    identity: Annotated[AzureIdentity, Field(description="Managed identity of the head node (workers get none).")] = AzureIdentity()
 
     @model_validator(mode="after")
     def _vnet_needs_its_group(self) -> "AzureClusterSpec":
