@@ -11,30 +11,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.cli_verbs import REPEATS, VERBS, run_verb  # noqa: E402
 from benchmarks.common import save  # noqa: E402
 
 TEMPLATES = ("gcp-multi-node", "gcp-single-node-8gpu")
-VERBS = (("plan", ()), ("up", ("--yes", "--provision-only")), ("re-up", ("--yes", "--provision-only")), ("down", ("--yes",)))
-REPEATS = 3
-
-
-def _run(verb: str, args: tuple[str, ...], spec: Path, env: dict[str, str]) -> float:
-    rlcloud = str(Path(sys.executable).with_name("rlcloud"))
-    command = "up" if verb == "re-up" else verb
-    start = time.perf_counter()
-    subprocess.run([rlcloud, command, str(spec), *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
-
-
 def main() -> dict:
     from provisioner.api import template_path
     from tests.gcp.fake_gcp import FakeGcp
@@ -53,7 +40,7 @@ def main() -> dict:
                     env = {**os.environ, **fake.env(), "RLCLOUD_HOME": home, "RLCLOUD_PUBLIC_IP": "198.51.100.7"}
                     for verb, args in VERBS:
                         mark = fake.mark()
-                        times[verb].append(_run(verb, args, template_path(name), env))
+                        times[verb].append(run_verb(verb, args, template_path(name), env))
                         writes = len(fake.mutations(mark))
                         counts[verb] = {"reads": len(fake.calls) - mark - writes, "writes": writes}
                 left = leftovers(fake.world, cluster)

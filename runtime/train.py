@@ -58,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(config: "RayRuntimeConfig", export_hf: str | None) -> int:
     # Import torch (and everything the driver needs) before joining the cluster. On a
-    # fake_multinode cluster every simulated node unpacks the job's working_dir into the
-    # same shared folder, replacing it (Ray's working_dir plugin overwrites), so this
-    # process's cwd can vanish once workers start on other nodes; torch's MKL then fails
-    # to load ("Intel oneMKL FATAL ERROR: Cannot load libtorch_cpu.so"). Nothing here reads
-    # cwd-relative paths after this point.
+    # fake_multinode cluster every simulated node unpacks an *uploaded* working_dir into the
+    # same shared folder, replacing it, so this process's cwd can vanish once workers start
+    # on other nodes; torch's MKL then fails to load. `rlcloud submit` avoids that on local
+    # clusters (it runs jobs in place, local://); a job uploaded by other means still works
+    # because nothing here reads cwd-relative paths after this point.
     import torch  # noqa: F401
 
     from runtime.driver import RayRuntime

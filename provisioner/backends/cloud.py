@@ -121,7 +121,7 @@ class CloudBackend:
         except (Exception, SystemExit) as exc:  # Ray's CLI helpers exit on some errors
             raise ClusterError(
                 f"`ray up` failed: {str(exc).strip()[-600:] or type(exc).__name__}",
-                hint=f"fix the cause and re-run `rlcloud up`, or `rlcloud down` to remove what was created",
+                hint="fix the cause and re-run `rlcloud up`, or `rlcloud down` to remove what was created",
             ) from None
         ctx.state.status = "up"
         ctx.save()

@@ -41,7 +41,7 @@ def wait_until_ready(
             detail = status.text() if status else "no autoscaler report yet"
             raise ClusterError(
                 f"cluster {name} did not reach its min_nodes within {timeout_s:.0f}s\n{detail}",
-                hint=f"inspect with `rlcloud status`, or remove it with `rlcloud down`",
+                hint="inspect with `rlcloud status`, or remove it with `rlcloud down`",
             )
         if status is not None and workers:
             parts = []

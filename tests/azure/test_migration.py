@@ -14,7 +14,7 @@ import pytest
 
 from provisioner.clouds.azure.role import AUTOSCALER_ACTIONS
 from provisioner.clouds.azure.worker_identity import DRIFT
-from tests.azure.cli_steps import down, plan_actions, ray_config, up
+from tests.azure.cli_steps import down, plan_actions, up
 from tests.azure.conftest import AzureSubscription
 from tests.azure.fake_arm import AUTHORIZATION_FAILED
 from tests.azure.test_node_provider import VM, _launch, _ray_provider

@@ -192,7 +192,7 @@ class ArmStore:
                 raise bad_request("InvalidScope", f"The assignable scope '{scope}' does not exist.")
         for other in self.role_definitions.values():
             if other["name"] != guid and other["properties"]["roleName"] == props.get("roleName"):
-                raise ArmError(409, "RoleDefinitionWithSameNameExists", f"A custom role with the same name already exists in this directory. Use a different name.")
+                raise ArmError(409, "RoleDefinitionWithSameNameExists", "A custom role with the same name already exists in this directory. Use a different name.")
         existing = self.role_definitions.get(guid.lower())
         definition = {
             "id": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}",

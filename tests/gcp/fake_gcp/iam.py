@@ -54,7 +54,7 @@ def list_accounts(world: World, request: Request) -> Response:
 @route("GET", r"/v1/projects/(?P<project>[^/]+)/serviceAccounts/(?P<email>[^/:]+)")
 def get_account(world: World, request: Request) -> Response:
     account = _account(world, request)
-    return (200, copy.deepcopy(account)) if account else _error(404, f"Unknown service account", "NOT_FOUND")
+    return (200, copy.deepcopy(account)) if account else _error(404, "Unknown service account", "NOT_FOUND")
 
 
 @route("POST", r"/v1/projects/(?P<project>[^/]+)/serviceAccounts")
