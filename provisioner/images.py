@@ -27,8 +27,18 @@ def aws_image_ssm_parameter(image: str | None) -> str | None:
     return AWS_IMAGE_ALIASES[image]
 
 
-def aws_image_is_valid(image: str) -> bool:
-    return image.startswith("ami-") or image.startswith("ssm:/") or image in AWS_IMAGE_ALIASES
+def image_problem(cloud: str, image: str) -> str | None:
+    """Why `image` cannot be a boot image on `cloud` (None when it can), checked at spec time
+    so a typo fails `validate`, not `up` half-way or `render` with a traceback."""
+    if cloud == "aws":
+        if image.startswith("ami-") or image.startswith("ssm:/") or image in AWS_IMAGE_ALIASES:
+            return None
+        return f"expected an AMI id (ami-...), ssm:/parameter/path, or one of: {', '.join(AWS_IMAGE_ALIASES)}"
+    if cloud == "azure":
+        if len(image.split(":")) == 4 and all(image.split(":")):
+            return None
+        return f"expected publisher:offer:sku:version, e.g. {AZURE_GPU_IMAGE}"
+    return None  # GCP: any image URL or family path; GCE checks it
 
 
 # GCP: Deep Learning VM images carry the NVIDIA driver and support gVNIC.
@@ -39,6 +49,7 @@ GCP_CPU_IMAGE = "projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts"
 def gcp_node_image(image: str | None, has_gpu: bool) -> str:
     """The boot image of a GCP node type: the spec's, else the GPU or CPU default."""
     return image or (GCP_GPU_IMAGE if has_gpu else GCP_CPU_IMAGE)
+
 
 # Azure: publisher:offer:sku:version. The Ubuntu HPC image has the NVIDIA driver, CUDA and
 # the InfiniBand stack ND-series VMs use; the plain Ubuntu image serves CPU heads.

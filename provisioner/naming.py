@@ -31,6 +31,11 @@ def state_dir(cluster: str) -> Path:
     return rlcloud_home() / "clusters" / cluster
 
 
+def ray_config_path(cluster: str) -> Path:
+    """The Ray cluster YAML `up` wrote for this cluster (what `ray up` / `ray down` read)."""
+    return state_dir(cluster) / "ray-cluster.yaml"
+
+
 # Paths on the cluster's nodes.
 REMOTE_TOKEN_PATH = "~/.rlcloud/auth_token"
 

@@ -37,34 +37,32 @@ from provisioner.spec.resolve import resolve_nodes
 from provisioner.sshkeys import ensure_keypair
 from provisioner.state import ClusterState, load_state
 
-RAY_CONFIG_FILE = "ray-cluster.yaml"
-
-
-def ray_config_path(name: str) -> Path:
-    return naming.state_dir(name) / RAY_CONFIG_FILE
-
-
 class CloudBackend:
     def __init__(self, provisioner: CloudProvisioner) -> None:
         self.provisioner = provisioner
 
     # ------------------------------------------------------------------ helpers
     def _context(
-        self, spec: ClusterSpecBase, progress: Progress, *, for_apply: bool, resolve_cidrs: bool = True
+        self, spec: ClusterSpecBase, progress: Progress, *, for_apply: bool, ssh_cidrs: list[str] | None = None
     ) -> ProvisionContext:
-        """`for_apply` creates the SSH key pair if missing; `resolve_cidrs` looks up this
-        machine's public IP for `ssh_cidrs: auto` (only plan and up need it)."""
+        """`for_apply` creates the SSH key pair if missing. `ssh_cidrs` given means already
+        resolved (or not needed: down and status pass []); None looks up this machine's
+        public IP for `ssh_cidrs: auto`."""
         state = load_state(spec.name) or ClusterState(name=spec.name, cloud=spec.cloud)
         ctx = CompileContext.for_cluster(spec.name)
         public_key = ensure_keypair(ctx.ssh_private_key, f"rlcloud-{spec.name}") if for_apply else (
             ctx.ssh_public_key.read_text().strip() if ctx.ssh_public_key.exists() else None
         )
-        cidrs = resolve_ssh_cidrs(spec.network.ssh_cidrs) if resolve_cidrs else []  # type: ignore[attr-defined]
-        return ProvisionContext(spec=spec, state=state, progress=progress, ssh_cidrs=cidrs, ssh_public_key=public_key)
+        if ssh_cidrs is None:
+            ssh_cidrs = resolve_ssh_cidrs(spec.network.ssh_cidrs)  # type: ignore[attr-defined]
+        return ProvisionContext(spec=spec, state=state, progress=progress, ssh_cidrs=ssh_cidrs, ssh_public_key=public_key)
+
+    def _plan(self, ctx: ProvisionContext) -> Plan:
+        spec = ctx.spec
+        return Plan(cluster=spec.name, cloud=spec.cloud, resources=self.provisioner.plan_up(ctx), cost=estimate_cost(spec))
 
     def plan(self, spec: ClusterSpecBase, progress: Progress | None = None) -> Plan:
-        ctx = self._context(spec, progress or Progress.silent(), for_apply=False)
-        return Plan(cluster=spec.name, cloud=spec.cloud, resources=self.provisioner.plan_up(ctx), cost=estimate_cost(spec))
+        return self._plan(self._context(spec, progress or Progress.silent(), for_apply=False))
 
     def checkpoint_uri(self, spec: ClusterSpecBase) -> str | None:
         return spec.storage.checkpoint_uri
@@ -83,11 +81,13 @@ class CloudBackend:
 
         for warning in spec_warnings(spec):  # e.g. SSH open to 0.0.0.0/0: said on every `up`
             progress.write(f"warning: {warning}")
-        plan = self.plan(spec, progress)
+        # No key pair yet: answering "no" must leave nothing behind, not even locally.
+        planned = self._context(spec, progress, for_apply=False)
+        plan = self._plan(planned)
         progress.write(plan.text())
         if plan.mutating():
             confirm(f"Create the resources above for cluster {spec.name}?", assume_yes=assume_yes)
-        ctx = self._context(spec, progress, for_apply=True)
+        ctx = self._context(spec, progress, for_apply=True, ssh_cidrs=planned.ssh_cidrs)
         ensure_token(CompileContext.for_cluster(spec.name).token_file)
         ctx.state.status = "provisioning" if ctx.state.status in ("down", "provisioning") else ctx.state.status
         ctx.state.checkpoint_uri = spec.storage.checkpoint_uri
@@ -103,7 +103,7 @@ class CloudBackend:
         if pending:
             raise RlcloudError(f"provisioning left values unresolved: {pending}", hint="this is an rlcloud bug; please report it")
         validate_ray_config(config)
-        path = ray_config_path(spec.name)
+        path = naming.ray_config_path(spec.name)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         changed = plan.mutating()
         if provision_only:
@@ -131,10 +131,10 @@ class CloudBackend:
 
     # ------------------------------------------------------------------ down
     def down(self, spec: ClusterSpecBase, *, progress: Progress, assume_yes: bool = False, purge_storage: bool = False) -> DownResult:
-        ctx = self._context(spec, progress, for_apply=False, resolve_cidrs=False)
+        ctx = self._context(spec, progress, for_apply=False, ssh_cidrs=[])
         resources: list[PlannedResource] = self.provisioner.plan_down(ctx, purge_storage)
         to_delete = [r for r in resources if r.action == "delete"]
-        ray_config = ray_config_path(spec.name)
+        ray_config = naming.ray_config_path(spec.name)
         # After `up --provision-only` the user may have run `ray up` by hand: a running head
         # means Ray needs stopping even though our state says only "provisioned".
         ray_running = ray_config.exists() and (
@@ -179,7 +179,7 @@ class CloudBackend:
 
     @contextmanager
     def endpoint(self, spec: ClusterSpecBase) -> Iterator[DashboardEndpoint]:
-        ctx = self._context(spec, Progress.silent(), for_apply=False, resolve_cidrs=False)
+        ctx = self._context(spec, Progress.silent(), for_apply=False, ssh_cidrs=[])
         host = self.provisioner.head_address(ctx)
         if host is None:
             raise ClusterError(f"cluster {spec.name} has no running head", hint=f"rlcloud up {ctx.state.spec_path or 'SPEC'}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 import yaml
@@ -27,7 +26,6 @@ from provisioner.spec.models import ClusterSpecBase
 from provisioner.spec.resolve import HEAD_RAY_NAME, resolve_nodes
 from provisioner.state import ClusterState, LocalRuntime, load_state, save_state
 
-RAY_CONFIG_FILE = "ray-cluster.yaml"
 START_LOG_FILE = "ray-start.log"
 
 
@@ -82,7 +80,7 @@ class LocalBackend:
         runtime = allocate_runtime(state_dir)
         ctx = CompileContext.for_cluster(spec.name)
         ensure_token(ctx.token_file)
-        config_path = state_dir / RAY_CONFIG_FILE
+        config_path = naming.ray_config_path(spec.name)
         config_path.write_text(yaml.safe_dump(_config_for(spec, runtime), sort_keys=False))
         state = state or ClusterState(name=spec.name, cloud="local")
         state.status, state.local, state.checkpoint_uri = "starting", runtime, self.checkpoint_uri(spec)
@@ -113,7 +111,7 @@ class LocalBackend:
 
     def _update_running(self, spec: ClusterSpecBase, state: ClusterState, runtime: LocalRuntime, progress: Progress) -> UpResult:
         """`up` on a running cluster: nothing to do, or a new autoscaling config to hand over."""
-        config_path = naming.state_dir(spec.name) / RAY_CONFIG_FILE
+        config_path = naming.ray_config_path(spec.name)
         endpoint = _endpoint(spec, runtime)
         current = yaml.safe_load(config_path.read_text()) if config_path.exists() else None
         wanted = _config_for(spec, runtime)
@@ -140,9 +138,7 @@ class LocalBackend:
         if not find_cluster_processes(temp_dir, gcs_port):
             if state is not None and state.status != "down":
                 state.status, state.local = "down", None
-                from provisioner.state import save_state as _save
-
-                _save(state)
+                save_state(state)
             return DownResult(changed=False, message=f"cluster {spec.name} is not up; nothing to do")
         progress.step(f"stopping cluster {spec.name} (autoscaler first, then every node)")
         survivors = stop_cluster_processes(temp_dir, gcs_port)
@@ -183,6 +179,3 @@ class LocalBackend:
 def _spec_hint(state: ClusterState | None) -> str:
     return state.spec_path if state and state.spec_path else "SPEC"
 
-
-def config_path_of(name: str) -> Path:
-    return naming.state_dir(name) / RAY_CONFIG_FILE

@@ -119,12 +119,24 @@ def _node_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
     return issues
 
 
+def _image_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
+    if spec.cloud == "local":
+        return []
+    from provisioner.images import image_problem
+
+    issues = []
+    for group, node in spec.group_items():
+        problem = image_problem(spec.cloud, node.image) if node.image else None
+        if problem:
+            path = ("head", "image") if group == "head" else ("node_groups", group, "image")
+            issues.append(RuleIssue(path, f"{node.image!r}: {problem}"))
+    return issues
+
+
 def check_spec(spec: "ClusterSpecBase") -> list[RuleIssue]:
     """Every cross-field problem of `spec` (empty when it is valid)."""
-    issues = _location_issues(spec) + _storage_issues(spec) + _ray_issues(spec)
+    issues = _location_issues(spec) + _storage_issues(spec) + _ray_issues(spec) + _image_issues(spec)
     issues += _node_issues(spec)
-    if spec.cloud == "local" and spec.storage.create_bucket:
-        pass  # reported by _storage_issues
     total_max = sum(g.max_nodes for g in spec.node_groups.values())
     if total_max > 2000:
         issues.append(RuleIssue(("node_groups",), f"{total_max} worker nodes at most in total; rlcloud supports up to 2000"))

@@ -221,3 +221,13 @@ def test_cli_exits_2_without_traceback(tmp_path: Path) -> None:
     assert result.code == 2 and "file not found" in result.err
     result = run_cli("validate")
     assert result.code == 2 and "Missing argument" in result.err
+
+
+def test_boot_images_are_checked_per_cloud() -> None:
+    _, path, message = one_issue(AWS.replace("    spot: true", "    spot: true\n    image: ubuntu-20.04"))
+    assert path == "node_groups.sampler.image" and "deep-learning-base" in message
+    _, path, message = one_issue(AZURE.replace("region: eastus", "region: eastus\nhead:\n  image: ubuntu"))
+    assert path == "head.image" and "publisher:offer:sku:version" in message
+    for ok in ("ami-0123456789abcdef0", "ssm:/aws/service/x/ami-id", "ubuntu-22.04"):
+        load_spec_text(AWS.replace("    spot: true", f"    spot: true\n    image: {ok}"))
+    load_spec_text(AZURE.replace("region: eastus", "region: eastus\nhead:\n  image: Canonical:offer:sku:latest"))
