@@ -1,0 +1,156 @@
+"""The AWS box server: runs inside the core namespace (started by tests/cloudbox/box.py
+through nsenter) and serves, on box addresses only:
+- https://CORE_IP  the AWS API (moto, its gaps filled, IAM enforced, every call in the trail);
+- http://169.254.169.254  the instance metadata service;
+and turns instances into VMs. Its control socket (state dir) answers the host's commands.
+
+    python -m tests.cloudbox.aws.server --state-dir DIR --cidr 172.31.0.0/16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+# moto reads these when it is imported.
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
+
+from tests.cloudbox import control, network, tls  # noqa: E402
+from tests.cloudbox.vm import SYSTEM_PATH, VmHost  # noqa: E402
+
+SERVER_FILE = "server.json"
+API_PORT = 443
+# Each VM believes it has the host's memory; a small object store keeps a VM within the
+# box's memory budget (about 600 MB per VM).
+OBJECT_STORE_PROPORTION = "0.02"
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _wsgi(app: WsgiApp, trail: Any) -> WsgiApp:
+    """Refuse moto's own /moto-api (a VM could reset the account with it) and give every
+    request a trail record that authorization fills in."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api"):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"the cloud box does not serve moto's management API\n"]
+        trail.begin(environ.get("REMOTE_ADDR", ""), environ.get("REQUEST_METHOD", ""), path)
+        status = [0]
+
+        def recording_start_response(status_line: str, headers: Any, exc_info: Any = None) -> Any:
+            status[0] = int(status_line.split()[0])
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            return list(app(environ, recording_start_response))
+        finally:
+            trail.end(status[0])
+
+    return wrapped
+
+
+def image_env(layout: network.Layout, ca_cert: Path) -> dict[str, str]:
+    """What the box's image carries: its Python environment first on PATH, the endpoint of
+    the cloud's API (a private endpoint with its CA, as in an isolated VPC)."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{venv_bin}:{SYSTEM_PATH}",
+        "LANG": "C.UTF-8",
+        "AWS_ENDPOINT_URL": f"https://{layout.core_ip}",
+        "AWS_CA_BUNDLE": str(ca_cert),
+        "RAY_DEFAULT_OBJECT_STORE_MEMORY_PROPORTION": OBJECT_STORE_PROPORTION,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--cidr", required=True)
+    args = parser.parse_args(argv)
+    state: Path = args.state_dir
+    layout = network.Layout.for_cidr(args.cidr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    from tests.cloudbox.aws import account, enforcement, moto_gaps
+    from tests.cloudbox.aws.imds import MetadataService, serve
+    from tests.cloudbox.aws.machines import Faults, Machines
+    from tests.cloudbox.aws.trail import TRAIL_FILE, Trail
+
+    moto_gaps.apply()
+    trail = Trail(state / TRAIL_FILE)
+    enforcement.install(trail)
+    admin = account.create_admin()
+    files = tls.make_tls(state, [layout.core_ip])
+
+    api = make_server(
+        layout.core_ip,
+        API_PORT,
+        _wsgi(DomainDispatcherApplication(create_backend_app), trail),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+        ssl_context=(str(files.server_cert), str(files.server_key)),
+    )
+    threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
+    metadata = MetadataService(account.InstanceCredentials())
+    imds = serve(metadata, network.METADATA_IP)
+
+    host = VmHost(state, layout)
+    faults = Faults()
+    machines = Machines(host, image_env(layout, files.ca_cert), faults)
+    machines.start()
+
+    done = threading.Event()
+
+    def set_faults(body: dict[str, Any]) -> dict[str, Any]:
+        faults.no_sshd = set(body.get("no_sshd", []))
+        return {"no_sshd": sorted(faults.no_sshd)}
+
+    def shutdown(_: dict[str, Any]) -> str:
+        done.set()
+        return "stopping"
+
+    handlers: dict[str, control.Handler] = {
+        "vms": lambda _: host.describe(),
+        "faults": set_faults,
+        "shutdown": shutdown,
+        "ping": lambda _: "pong",
+    }
+    ctl = control.serve(state / control.SOCKET_NAME, handlers)
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    info = {
+        "pid": os.getpid(),
+        "endpoint": f"https://{layout.core_ip}",
+        "ca_cert": str(files.ca_cert),
+        "access_key_id": admin.access_key_id,
+        "secret_access_key": admin.secret_access_key,
+    }
+    partial = state / f"{SERVER_FILE}.partial"
+    partial.write_text(json.dumps(info))
+    partial.rename(state / SERVER_FILE)  # the host waits for this file: written whole or not at all
+    logging.info("cloud box (aws) ready: API %s, metadata %s", info["endpoint"], network.METADATA_IP)
+
+    done.wait()
+    logging.info("shutting down")
+    machines.stop()
+    host.shutdown()
+    for server in (api, imds, ctl):
+        server.shutdown()
+    logging.info("stopped")
+
+
+if __name__ == "__main__":
+    main()
