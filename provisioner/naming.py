@@ -36,6 +36,11 @@ def ray_config_path(cluster: str) -> Path:
     return state_dir(cluster) / "ray-cluster.yaml"
 
 
+def applied_ray_config_path(cluster: str) -> Path:
+    """The Ray cluster YAML of the last `ray up` that succeeded (what the head runs now)."""
+    return state_dir(cluster) / "ray-cluster.applied.yaml"
+
+
 # Paths on the cluster's nodes.
 REMOTE_TOKEN_PATH = "~/.rlcloud/auth_token"
 

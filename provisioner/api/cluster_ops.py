@@ -27,11 +27,18 @@ def up(
     timeout_s: float = 1200.0,
     assume_yes: bool = False,
     provision_only: bool = False,
+    restart_ray: bool = False,
 ) -> UpResult:
-    """Bring the cluster up (idempotent: a running cluster is left as it is)."""
+    """Bring the cluster up (idempotent: a running cluster is left as it is, and its Ray is
+    restarted only with `restart_ray`)."""
     spec = load_spec(spec_path)
     result = get_backend(spec).up(
-        spec, progress=progress or Progress.silent(), timeout_s=timeout_s, assume_yes=assume_yes, provision_only=provision_only
+        spec,
+        progress=progress or Progress.silent(),
+        timeout_s=timeout_s,
+        assume_yes=assume_yes,
+        provision_only=provision_only,
+        restart_ray=restart_ray,
     )
     _remember_spec_path(spec.name, spec_path)
     return result

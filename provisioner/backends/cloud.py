@@ -11,9 +11,12 @@ down: plan -> confirm -> `ray down` (teardown_cluster) -> delete what up created
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import yaml
 
@@ -23,6 +26,7 @@ from provisioner.backends.base import DownResult, UpResult
 from provisioner.clouds.base import CloudProvisioner, ProvisionContext
 from provisioner.clouds.ssh_cidrs import resolve_ssh_cidrs
 from provisioner.cluster.dashboard import DashboardEndpoint
+from provisioner.cluster.ray_launcher import ray_down, ray_up
 from provisioner.cluster.readiness import wait_until_ready
 from provisioner.cluster.status import ClusterStatus, build_status
 from provisioner.cluster.tunnel import SshTunnel, TunnelSpec, pick_local_port, ssh_binary
@@ -36,6 +40,17 @@ from provisioner.spec.models import ClusterSpecBase
 from provisioner.spec.resolve import resolve_nodes
 from provisioner.sshkeys import ensure_keypair
 from provisioner.state import ClusterState, load_state
+
+# What `up` did about Ray.
+STARTED, UPDATED, UNCHANGED = "started", "updated", "unchanged"
+AUTOSCALER_LOG = "head-autoscaler.log"
+
+
+def _head_settings(config: dict[str, Any]) -> Any:
+    """What Ray hashes to decide the head is out of date (and replaces it)."""
+    head_type = config.get("head_node_type")
+    return (config.get("available_node_types", {}).get(head_type, {}).get("node_config"), config.get("auth"))
+
 
 class CloudBackend:
     def __init__(self, provisioner: CloudProvisioner) -> None:
@@ -76,8 +91,11 @@ class CloudBackend:
         timeout_s: float = 1200.0,
         assume_yes: bool = False,
         provision_only: bool = False,
+        restart_ray: bool = False,
     ) -> UpResult:
         from provisioner.spec.checks import spec_warnings
+
+        deadline = time.monotonic() + timeout_s
 
         for warning in spec_warnings(spec):  # e.g. SSH open to 0.0.0.0/0: said on every `up`
             progress.write(f"warning: {warning}")
@@ -113,21 +131,77 @@ class CloudBackend:
                 ray_config_path=str(path),
             )
 
-        progress.step("starting Ray with `ray up` (this takes a few minutes on a fresh cluster)")
-        from ray.autoscaler.sdk import create_or_update_cluster
-
-        try:
-            create_or_update_cluster(str(path), no_restart=False, restart_only=False, no_config_cache=True)
-        except (Exception, SystemExit) as exc:  # Ray's CLI helpers exit on some errors
-            raise ClusterError(
-                f"`ray up` failed: {str(exc).strip()[-600:] or type(exc).__name__}",
-                hint="fix the cause and re-run `rlcloud up`, or `rlcloud down` to remove what was created",
-            ) from None
+        if ctx.state.status != "up":
+            ctx.state.status = "starting"  # a failed `ray up` leaves a head that `down` must stop
+            ctx.save()
+        started = self._start_ray(spec, config, path, progress, deadline - time.monotonic(), restart_ray)
         ctx.state.status = "up"
         ctx.save()
+        status = self._wait_ready(spec, progress, deadline - time.monotonic())
+        if started == UNCHANGED and not changed:
+            return UpResult(changed=False, message=f"cluster {spec.name} is up as specified; nothing changed (Ray was not restarted)", status=status, ray_config_path=str(path))
+        verb = {UPDATED: "is up; the running Ray took the new configuration without a restart", UNCHANGED: "is up"}.get(started, "is up")
+        return UpResult(changed=True, message=f"cluster {spec.name} {verb}", status=status, ray_config_path=str(path))
+
+    def _start_ray(self, spec: ClusterSpecBase, config: dict[str, Any], path: Path, progress: Progress, budget_s: float, restart: bool) -> str:
+        # (`config` is what `path` holds; the files are compared, as Ray compares them.)
+        """`ray up` only when needed: a running Ray is never restarted unless asked (its
+        head start commands begin with `ray stop`, which kills every running job)."""
+        applied_path = naming.applied_ray_config_path(spec.name)
+        if not restart and self._ray_answers(spec):
+            applied = yaml.safe_load(applied_path.read_text()) if applied_path.exists() else None
+            if applied is not None and applied_path.read_text() == path.read_text():
+                progress.step("Ray is running with this configuration; leaving it alone")
+                return UNCHANGED
+            if applied is not None and _head_settings(applied) != _head_settings(config):
+                raise ClusterError(
+                    f"the head node's settings of cluster {spec.name} changed; applying them replaces the head, which stops every running job",
+                    hint="`rlcloud up SPEC --restart-ray` does that; or undo the change to the head",
+                )
+            progress.step("updating the running cluster with `ray up --no-restart` (running jobs keep running)")
+            ray_up(path, restart=False, state_dir=naming.state_dir(spec.name), progress=progress, timeout_s=budget_s)
+            shutil.copyfile(path, applied_path)
+            return UPDATED
+        progress.step("starting Ray with `ray up` (a few minutes on a fresh cluster)" + (" (restart asked for)" if restart else ""))
+        ray_up(path, restart=True, state_dir=naming.state_dir(spec.name), progress=progress, timeout_s=budget_s)
+        shutil.copyfile(path, applied_path)
+        return STARTED
+
+    def _ray_answers(self, spec: ClusterSpecBase) -> bool:
+        try:
+            with self.endpoint(spec) as endpoint:
+                return endpoint.is_up()
+        except ClusterError:
+            return False
+
+    def _wait_ready(self, spec: ClusterSpecBase, progress: Progress, budget_s: float) -> ClusterStatus:
         with self.endpoint(spec) as endpoint:
-            status = wait_until_ready(endpoint, spec.name, spec.cloud, resolve_nodes(spec), progress, timeout_s)
-        return UpResult(changed=True, message=f"cluster {spec.name} is up", dashboard=None, status=status, ray_config_path=str(path))
+            try:
+                return wait_until_ready(endpoint, spec.name, spec.cloud, resolve_nodes(spec), progress, max(1.0, budget_s))
+            except ClusterError as exc:
+                log = self._save_autoscaler_log(spec)
+                raise ClusterError(
+                    f"{exc.message}\n  step: waiting for each group's min_nodes to join (after `ray up`)",
+                    hint=f"the head's autoscaler log is copied to {log}" if log else "the head's autoscaler log could not be fetched; try `rlcloud status`",
+                ) from None
+
+    def _save_autoscaler_log(self, spec: ClusterSpecBase) -> Path | None:
+        """Copy the end of the head's autoscaler log next to the cluster's state, so the reason
+        a node did not join is one local file away."""
+        ctx = self._context(spec, Progress.silent(), for_apply=False, ssh_cidrs=[])
+        host = self.provisioner.head_address(ctx)
+        if host is None:
+            return None
+        command = "tail -n 400 /tmp/ray/session_latest/logs/monitor.log /tmp/ray/session_latest/logs/monitor.out 2>&1"
+        try:
+            done = subprocess.run(self._tunnel_spec(spec, host).remote(command), capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if done.returncode != 0 and not done.stdout:
+            return None
+        target = naming.state_dir(spec.name) / AUTOSCALER_LOG
+        target.write_text(done.stdout)
+        return target
 
     # ------------------------------------------------------------------ down
     def down(self, spec: ClusterSpecBase, *, progress: Progress, assume_yes: bool = False, purge_storage: bool = False) -> DownResult:
@@ -151,7 +225,7 @@ class CloudBackend:
             confirm(f"Also delete the checkpoint data of {spec.name}? This cannot be undone.", assume_yes=assume_yes)
         if ray_running:
             progress.step("stopping Ray (`ray down`)")
-            self._ray_down(ray_config, progress)
+            self._ray_down(ray_config, naming.state_dir(spec.name), progress)
         left = self.provisioner.destroy(ctx, purge_storage)
         ctx.state.status = "down"
         ctx.save()
@@ -160,14 +234,11 @@ class CloudBackend:
         return DownResult(changed=True, message=f"cluster {spec.name} is down; nothing of it is left running or billed" + ("" if purge_storage else " (checkpoints kept)"))
 
     @staticmethod
-    def _ray_down(config_path: Path, progress: Progress) -> None:
-        from ray.autoscaler.sdk import teardown_cluster
-
-        try:
-            teardown_cluster(str(config_path))
-        except (Exception, SystemExit) as exc:
+    def _ray_down(config_path: Path, state_dir: Path, progress: Progress) -> None:
+        finished, run = ray_down(config_path, state_dir=state_dir, progress=progress)
+        if not finished:
             # The provisioner's sweep terminates whatever Ray could not.
-            progress.step(f"`ray down` did not finish ({str(exc).strip()[:200] or type(exc).__name__}); sweeping by tag instead")
+            progress.step(f"`ray down` did not finish (at step: {run.last_step}; log {run.log}); sweeping by tag instead")
 
     # ------------------------------------------------------------------ status / endpoint
     def status(self, spec: ClusterSpecBase) -> ClusterStatus:
@@ -177,6 +248,18 @@ class CloudBackend:
         with self.endpoint(spec) as endpoint:
             return build_status(spec.name, spec.cloud, endpoint.url, resolve_nodes(spec), endpoint.cluster_status(), endpoint.jobs())
 
+    @staticmethod
+    def _tunnel_spec(spec: ClusterSpecBase, host: str) -> TunnelSpec:
+        compile_ctx = CompileContext.for_cluster(spec.name)
+        return TunnelSpec(
+            host=host,
+            user=spec.ssh_user,  # type: ignore[attr-defined]
+            private_key=compile_ctx.ssh_private_key,
+            known_hosts=compile_ctx.state_dir / "known_hosts",
+            local_port=pick_local_port(),
+            ssh_binary=ssh_binary(),
+        )
+
     @contextmanager
     def endpoint(self, spec: ClusterSpecBase) -> Iterator[DashboardEndpoint]:
         ctx = self._context(spec, Progress.silent(), for_apply=False, ssh_cidrs=[])
@@ -184,16 +267,7 @@ class CloudBackend:
         if host is None:
             raise ClusterError(f"cluster {spec.name} has no running head", hint=f"rlcloud up {ctx.state.spec_path or 'SPEC'}")
         compile_ctx = CompileContext.for_cluster(spec.name)
-        tunnel = SshTunnel(
-            TunnelSpec(
-                host=host,
-                user=spec.ssh_user,  # type: ignore[attr-defined]
-                private_key=compile_ctx.ssh_private_key,
-                known_hosts=compile_ctx.state_dir / "known_hosts",
-                local_port=pick_local_port(),
-                ssh_binary=ssh_binary(),
-            )
-        )
+        tunnel = SshTunnel(self._tunnel_spec(spec, host))
         token = read_token(compile_ctx.token_file)
         with tunnel:
             yield DashboardEndpoint(tunnel.url, bearer_headers(token))

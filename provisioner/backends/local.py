@@ -64,12 +64,17 @@ class LocalBackend:
         timeout_s: float = 300.0,
         assume_yes: bool = True,
         provision_only: bool = False,
+        restart_ray: bool = False,
     ) -> UpResult:
         if provision_only:
             raise UsageError("--provision-only is for cloud clusters; a local cluster has nothing to provision")
         state_dir = naming.state_dir(spec.name)
         state = load_state(spec.name)
-        if _running(state):
+        if _running(state) and restart_ray:
+            assert state is not None and state.local is not None
+            progress.step(f"restarting cluster {spec.name} as asked (its running jobs stop)")
+            stop_cluster_processes(state.local.temp_dir, state.local.gcs_port)
+        elif _running(state):
             assert state is not None and state.local is not None
             return self._update_running(spec, state, state.local, progress)
         if state is not None and state.local is not None:

@@ -21,23 +21,32 @@ def register(app: typer.Typer) -> None:
 def up(
     spec: SpecArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before creating cloud resources.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the head and each group's min_nodes.")] = 1200.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds `up` may take in all: provisioning, `ray up`, and each group reaching its min_nodes.")
+    ] = 1200.0,
     provision_only: Annotated[
         bool, typer.Option("--provision-only", help="Cloud only: create the resources around Ray and write the Ray YAML, but do not run `ray up`.")
+    ] = False,
+    restart_ray: Annotated[
+        bool,
+        typer.Option("--restart-ray", help="Restart Ray on a running cluster (or replace a changed head). Running jobs stop."),
     ] = False,
 ) -> None:
     """Bring the cluster in SPEC up and wait until every group has its min_nodes.
 
     On a cloud it first shows the plan (resources, estimated $/hour) and asks; --yes skips
     the question, and with no terminal and no --yes it refuses. Idempotent: on a running
-    cluster it changes nothing and says so (a changed worker group is handed to the
-    running autoscaler). `cloud: local` runs Ray's real autoscaler with simulated nodes
-    on this machine.
+    cluster it makes no cloud change it does not need and never restarts Ray, so running
+    jobs survive (a changed worker group is handed to the running autoscaler); only
+    --restart-ray restarts it. A failure names the step and the log to read. `cloud: local`
+    runs Ray's real autoscaler with simulated nodes on this machine.
     """
     from provisioner import api
     from provisioner.progress import Progress
 
-    result = api.up(spec, progress=Progress.to_stream(), timeout_s=timeout, assume_yes=yes, provision_only=provision_only)
+    result = api.up(
+        spec, progress=Progress.to_stream(), timeout_s=timeout, assume_yes=yes, provision_only=provision_only, restart_ray=restart_ray
+    )
     (ok if result.changed else info)(result.message)
     if provision_only:
         return

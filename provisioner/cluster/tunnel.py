@@ -30,23 +30,32 @@ class TunnelSpec:
     remote_port: int = REMOTE_DASHBOARD_PORT
     ssh_binary: str = "ssh"
 
-    def command(self) -> list[str]:
-        """The ssh invocation: forward 127.0.0.1:local -> head's 127.0.0.1:remote, no shell."""
+    def _ssh(self) -> list[str]:
         return [
             *shlex.split(self.ssh_binary),
-            "-N",  # no remote command: forwarding only
-            "-L", f"127.0.0.1:{self.local_port}:127.0.0.1:{self.remote_port}",
             "-i", str(self.private_key),
             "-o", "IdentitiesOnly=yes",
             "-o", "BatchMode=yes",  # never prompt: fail instead of hanging on a password
-            "-o", "ExitOnForwardFailure=yes",
             "-o", "StrictHostKeyChecking=accept-new",  # pin the head's key on first use
             "-o", f"UserKnownHostsFile={self.known_hosts}",
             "-o", "ServerAliveInterval=15",
             "-o", "ServerAliveCountMax=4",
             "-o", "ConnectTimeout=15",
+        ]  # fmt: skip
+
+    def command(self) -> list[str]:
+        """The ssh invocation: forward 127.0.0.1:local -> head's 127.0.0.1:remote, no shell."""
+        return [
+            *self._ssh(),
+            "-N",  # no remote command: forwarding only
+            "-L", f"127.0.0.1:{self.local_port}:127.0.0.1:{self.remote_port}",
+            "-o", "ExitOnForwardFailure=yes",
             f"{self.user}@{self.host}",
-        ]
+        ]  # fmt: skip
+
+    def remote(self, command: str) -> list[str]:
+        """The ssh invocation that runs `command` on the head (for fetching its logs)."""
+        return [*self._ssh(), f"{self.user}@{self.host}", command]
 
 
 def _port_open(port: int) -> bool:

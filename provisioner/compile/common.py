@@ -64,8 +64,8 @@ def worker_start_commands(spec: ClusterSpecBase) -> list[str]:
 
 def install_commands(spec: ClusterSpecBase) -> list[str]:
     """Install the Ray version the spec names, then the user's setup commands."""
-    if spec.ray.docker is not None:
-        return list(spec.ray.setup_commands)  # the image carries Ray
+    if spec.ray.docker is not None or spec.ray.preinstalled:
+        return list(spec.ray.setup_commands)  # the container or machine image carries Ray
     return [
         f'python3 -m pip install --quiet --upgrade "ray[default]=={spec.ray.version}"',
         *spec.ray.setup_commands,

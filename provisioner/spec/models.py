@@ -108,6 +108,13 @@ class RaySettings(SpecModel):
         float,
         Field(description="How many nodes the autoscaler may add at once, as a multiple of the current count.", gt=0),
     ] = 1.0
+    preinstalled: Annotated[
+        bool,
+        Field(
+            description="The nodes' image already has Ray `version` (and whatever the job imports) on PATH, as a "
+            "custom AMI or image would: no `pip install` at setup, so the nodes need no access to PyPI.",
+        ),
+    ] = False
     setup_commands: Annotated[
         list[str], Field(description="Shell commands run on every node after Ray is installed (e.g. pip installs).")
     ] = []

@@ -33,6 +33,10 @@ class AwsAccount:
 
         return boto3.client(service, region_name=REGION, endpoint_url=self.server.endpoint)
 
+    def placement_groups(self) -> list[dict[str, Any]]:
+        """moto has no placement groups; the stand-in (tests/aws/moto_gaps.py) holds them."""
+        return list(self.gaps.placement_groups.groups.values())
+
     def spec(self, text: str, name: str = "spec.yaml") -> Path:
         path = self.specs / name
         path.write_text(text)

@@ -16,7 +16,8 @@ def _tagged(tags: list[dict[str, str]] | None, cluster: str) -> bool:
 
 
 def leftovers(aws: AwsAccount, cluster: str, *, keep_bucket: str | None = None) -> list[str]:
-    """Everything in the account that belongs to `cluster` (by tag or rlcloud's names)."""
+    """Everything in the account that belongs to `cluster` (by tag or rlcloud's names).
+    `aws` is the session account or the cloud box: anything with client() and placement_groups()."""
     ec2, iam, s3 = aws.client("ec2"), aws.client("iam"), aws.client("s3")
     prefix = f"rlcloud-{cluster}"
     found: list[str] = []
@@ -33,8 +34,7 @@ def leftovers(aws: AwsAccount, cluster: str, *, keep_bucket: str | None = None) 
     found += [f"volume {v['VolumeId']}" for v in ec2.describe_volumes()["Volumes"] if _tagged(v.get("Tags"), cluster)]
     found += [f"key pair {k['KeyName']}" for k in ec2.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith(prefix) or _tagged(k.get("Tags"), cluster)]
     found += [f"spot request {r['SpotInstanceRequestId']}" for r in ec2.describe_spot_instance_requests()["SpotInstanceRequests"] if _tagged(r.get("Tags"), cluster) and r["State"] in ("open", "active")]
-    # moto has no placement groups; the stand-in holds them
-    found += [f"placement group {n}" for n, g in aws.gaps.placement_groups.groups.items() if n.startswith(prefix) or _tagged(g["Tags"], cluster)]
+    found += [f"placement group {g['GroupName']}" for g in aws.placement_groups() if g["GroupName"].startswith(prefix) or _tagged(g.get("Tags"), cluster)]
     for role in iam.list_roles()["Roles"]:
         tags = iam.get_role(RoleName=role["RoleName"])["Role"].get("Tags")
         if role["RoleName"].startswith(prefix) or _tagged(tags, cluster):

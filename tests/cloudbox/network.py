@@ -33,6 +33,7 @@ HOST_IF = f"{PREFIX}-host"
 CORE_HOST_PORT = f"{PREFIX}-hp"
 NFT_TABLE = "rlcloud_cloudbox"
 METADATA_IP = "169.254.169.254"
+BRIDGE_MAC = "02:72:6c:63:62:01"  # locally administered
 VM_NS_PREFIX = f"{PREFIX}-vm-"
 
 
@@ -141,7 +142,9 @@ def create(layout: Layout) -> None:
     """The core namespace with its bridge, the host's veth onto it, and the host firewall."""
     run("ip", "netns", "add", CORE_NS)
     ip("link", "set", "lo", "up", ns=CORE_NS)
-    ip("link", "add", BRIDGE, "type", "bridge", ns=CORE_NS)
+    # A fixed address: a bridge otherwise takes the lowest MAC of its ports, so each VM
+    # joining or leaving would change it under the host's ARP cache (API calls then hang).
+    ip("link", "add", BRIDGE, "address", BRIDGE_MAC, "type", "bridge", ns=CORE_NS)
     ip("addr", "add", f"{layout.core_ip}/{layout.prefix_len}", "dev", BRIDGE, ns=CORE_NS)
     ip("addr", "add", f"{METADATA_IP}/32", "dev", BRIDGE, ns=CORE_NS)
     ip("link", "set", BRIDGE, "up", ns=CORE_NS)

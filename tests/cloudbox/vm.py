@@ -123,11 +123,19 @@ def _write_home(spec: VmSpec, home: Path) -> None:
 
 
 def _passwd(user: str, folder: Path) -> Path:
-    """The host's users plus the image's login user (uid 0, home /home/USER)."""
-    lines = [line for line in Path("/etc/passwd").read_text().splitlines() if not line.startswith(f"{user}:")]
-    lines.append(f"{user}:x:0:0:{user}:/home/{user}:/bin/bash")
+    """The image's login user (uid 0, home /home/USER) first, then the host's users: uid 0
+    must map back to the login user, because ssh and others expand `~` from the passwd
+    entry of their uid, not from $HOME (Ray's head runs `ssh -i ~/ray_bootstrap_key.pem`)."""
+    lines = [f"{user}:x:0:0:{user}:/home/{user}:/bin/bash"]
+    lines += [line for line in Path("/etc/passwd").read_text().splitlines() if not line.startswith(f"{user}:")]
     path = folder / "passwd"
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _hosts(spec: VmSpec, folder: Path) -> Path:
+    path = folder / "hosts"
+    path.write_text(f"127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n{spec.ip} {spec.hostname}\n")
     return path
 
 
@@ -162,6 +170,7 @@ class VmHost:
                 "home_dir": str(home),
                 "tmp_dir": str(tmp),
                 "passwd": str(_passwd(spec.user, folder)),
+                "hosts": str(_hosts(spec, folder)),
                 "sshd_config": str(folder / "sshd_config"),
                 "sshd": spec.sshd,
                 "shm_mb": self.shm_mb,

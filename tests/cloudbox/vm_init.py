@@ -42,6 +42,7 @@ def _prepare(cfg: dict[str, Any]) -> None:
     os.makedirs(home)
     _mount("--bind", cfg["home_dir"], home)
     _mount("--bind", cfg["passwd"], "/etc/passwd")
+    _mount("--bind", cfg["hosts"], "/etc/hosts")  # the VM's own name resolves, as VPC DNS does
 
 
 def _stop_all(grace_s: float = 3.0) -> None:

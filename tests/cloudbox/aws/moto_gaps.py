@@ -7,6 +7,7 @@ side, and the head's autoscaler and the workers inside the box's VMs.
 - `EnaSupport` on images (moto never reports it): true for every AMI.
 - EFA: moto reads every interface back as `interface` and keeps one interface per device
   index; the requested `InterfaceType` is kept, and one interface per network card.
+- Launch counts: EC2 launches up to MaxCount; moto launches MinCount.
 - Instance profiles: moto associates the profile with the first instance of a launch only;
   every instance of it gets it, as on EC2.
 - The public SSM parameters behind rlcloud's image aliases (moto has none of them).
@@ -136,6 +137,11 @@ def _patch_run_instances() -> None:
         group_name = self._get_param("Placement.GroupName")
         if group_name and group_name not in placement_groups(self.ec2_backend):
             raise unknown(group_name)
+        # EC2 launches as many as MaxCount when it has the capacity (the box always has);
+        # moto launches MinCount, so Ray's autoscaler, which asks for MinCount=1 and
+        # MaxCount=N, would get one node per call and launch again.
+        if self.params.get("MaxCount"):
+            self.params["MinCount"] = self.params["MaxCount"]
         result = original(self)
         reservation = result.result
         profile_arn = self._get_param("IamInstanceProfile.Arn")
