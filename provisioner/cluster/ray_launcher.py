@@ -22,6 +22,8 @@ from provisioner.progress import Progress
 
 # Ray's CLI logger numbers the stages of `ray up`: "[2/7] Waiting for SSH to become available".
 STEP_RE = re.compile(r"\[(\d+)/(\d+)\]\s+(.*\S)")
+# ... and the commands of a step: "(1/2) pip install ..."
+COMMAND_RE = re.compile(r"\s--\s\((\d+)/(\d+)\)\s+(.*\S)")
 # Lines worth quoting when a run fails (Ray's own error summaries).
 ERROR_RE = re.compile(r"(?i)(error|failed|exception|denied|refused|timed out|not available|abort)")
 RAY_UP_LOG = "ray-up.log"
@@ -35,10 +37,13 @@ class RayRun:
     log: Path
     steps: list[str] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
+    command: str | None = None  # the last setup / start command Ray ran
+
 
     @property
     def last_step(self) -> str:
-        return self.steps[-1] if self.steps else "starting"
+        step = self.steps[-1] if self.steps else "starting"
+        return f"{step} (last command: {self.command})" if self.command else step
 
     def reason(self) -> str:
         errors = [line for line in self.tail if ERROR_RE.search(line)]
@@ -72,8 +77,12 @@ def _run(
                     continue
                 run.tail = (run.tail + [text])[-40:]
                 step = STEP_RE.search(text)
+                command = COMMAND_RE.search(text)
+                if command:
+                    run.command = command.group(3)
                 if step and step.group(3) not in run.steps:
                     run.steps.append(step.group(3))
+                    run.command = None
                     progress.step(f"{label}: [{step.group(1)}/{step.group(2)}] {step.group(3)}")
 
         reader = threading.Thread(target=pump, daemon=True)

@@ -209,7 +209,7 @@ def test_down_runs_ray_down_over_ssh_and_leaves_nothing(cluster: Cluster) -> Non
     ray_down_log = Path(box.home) / "clusters" / CLUSTER / "ray-down.log"
     log = ray_down_log.read_text()
     assert "Running `ray stop`" in log and re.search(r"\d+/\d+ stopped", log), log  # on the head, over SSH
-    assert box.running_vms() == []
+    box.wait_for("the box to stop the VMs of terminated instances", lambda: box.running_vms() == [], timeout_s=10, poll_s=0.25)
     assert {i["State"]["Name"] for i in cluster.instances()} == {"terminated"}
     assert leftovers(box, CLUSTER, keep_bucket=BUCKET) == []  # type: ignore[arg-type]
     again = box.rlcloud("down", SPEC, "--yes")
