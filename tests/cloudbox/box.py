@@ -83,10 +83,12 @@ def _alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    # A zombie is dead: the server's parent (the `start` that exited) is gone, and the
+    # machine's init may not reap it at once.
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def running_box() -> dict[str, Any] | None:
@@ -108,11 +110,14 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def _check_writable(path: Path) -> None:
-    try:
-        with path.open("a"):
-            pass
-    except OSError as exc:
-        raise BoxError(f"cannot write env file {path}: {exc.strerror or exc}") from None
+    """Refuse an env file that cannot be written, before anything is made (and make nothing)."""
+    if path.is_dir():
+        raise BoxError(f"cannot write env file {path}: it is a directory")
+    target = path if path.exists() else path.parent
+    if not target.exists():
+        raise BoxError(f"cannot write env file {path}: {path.parent} does not exist")
+    if not os.access(target, os.W_OK):
+        raise BoxError(f"cannot write env file {path}: permission denied")
 
 
 def _wait_for_server(state: Path, server: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:
@@ -173,6 +178,7 @@ def start(cloud: str, env_file: Path, state: Path = DEFAULT_STATE_DIR, timeout_s
     kind = CLOUDS.get(cloud)
     if kind is None:
         raise BoxError(f"unknown cloud {cloud!r}; the box has: {', '.join(sorted(CLOUDS))}")
+    _check_writable(env_file)
     reason = unusable_reason()
     if reason:
         raise BoxError(reason)
@@ -182,7 +188,6 @@ def start(cloud: str, env_file: Path, state: Path = DEFAULT_STATE_DIR, timeout_s
             f"a cloud box ({running.get('cloud')}) is already running (env file {running.get('env_file')}); "
             f"stop it first: python -m tests.cloudbox stop --env-file {running.get('env_file')}"
         )
-    _check_writable(env_file)
     layout = network.Layout.for_cidr(kind.cidr)
     leftovers = network.destroy()  # what a killed box left behind
     shutil.rmtree(state, ignore_errors=True)

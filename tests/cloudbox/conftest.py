@@ -1,4 +1,4 @@
-"""The cloud box for tests: started once per session through its own CLI, as a user would,
+"""The cloud box for tests: started once per test module through its own CLI, as a user would,
 and stopped at the end. Tests drive `rlcloud` as a subprocess with the env file's settings,
 read the box's trail (who made which call) and inject faults through its control socket.
 
@@ -103,8 +103,10 @@ def _cloudbox(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tests.cloudbox", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def aws_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    """A box per test module (starting one takes about 3 s), so modules never see each
+    other's VMs or calls, and one module can start and stop boxes of its own."""
     reason = box.unusable_reason()
     if reason:
         pytest.skip(f"the cloud box cannot run here: {reason}")

@@ -186,12 +186,20 @@ def vm_names(vm_id: str) -> tuple[str, str]:
     return f"{VM_NS_PREFIX}{vm_id}", "vb" + hashlib.sha1(vm_id.encode()).hexdigest()[:12]
 
 
+def vm_mac(vm_id: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha1(vm_id.encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])  # locally administered, unicast
+
+
 def add_vm(vm_id: str, vm_ip: str, layout: Layout) -> str:
     """Run from the core namespace: a VM namespace wired to the bridge; returns its name."""
     ns, veth = vm_names(vm_id)
     run("ip", "netns", "add", ns)
     try:
-        ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        # The interface keeps the instance's MAC across stop and start, as an ENI does.
+        ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "address", vm_mac(vm_id), "netns", ns)
         ip("link", "set", veth, "master", BRIDGE, "up")
         ip("addr", "add", f"{vm_ip}/{layout.prefix_len}", "dev", "eth0", ns=ns)
         ip("link", "set", "eth0", "up", ns=ns)

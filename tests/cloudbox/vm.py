@@ -166,6 +166,7 @@ class VmHost:
             _write_home(spec, home)
             config = {
                 "hostname": spec.hostname,
+                "ip": spec.ip,
                 "user": spec.user,
                 "home_dir": str(home),
                 "tmp_dir": str(tmp),

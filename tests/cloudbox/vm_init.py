@@ -45,6 +45,21 @@ def _prepare(cfg: dict[str, Any]) -> None:
     _mount("--bind", cfg["hosts"], "/etc/hosts")  # the VM's own name resolves, as VPC DNS does
 
 
+def _announce(ip: str, interface: str = "eth0") -> None:
+    """A gratuitous ARP, as a booting VM's network stack sends: neighbours that knew another
+    MAC for this address (an instance before it that had the same IP) learn the new one at
+    once instead of sending into the void until their cache expires."""
+    mac = bytes.fromhex(open(f"/sys/class/net/{interface}/address").read().strip().replace(":", ""))
+    address = socket.inet_aton(ip)
+    frame = b"\xff" * 6 + mac + b"\x08\x06"  # broadcast, ARP
+    frame += b"\x00\x01\x08\x00\x06\x04\x00\x01" + mac + address + b"\x00" * 6 + address
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
+        raw.bind((interface, 0))
+        for _ in range(3):
+            raw.send(frame)
+            time.sleep(0.05)
+
+
 def _stop_all(grace_s: float = 3.0) -> None:
     """kill(-1) inside a PID namespace reaches every process of the VM but init."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -64,6 +79,7 @@ def _stop_all(grace_s: float = 3.0) -> None:
 def main() -> None:
     cfg = json.loads(open(sys.argv[1]).read())
     _prepare(cfg)
+    _announce(cfg["ip"])
     log = open(cfg["log"], "ab", buffering=0)
     if cfg.get("sshd", True):
         subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", cfg["sshd_config"]], stdin=subprocess.DEVNULL, stdout=log, stderr=log)

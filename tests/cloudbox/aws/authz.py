@@ -11,7 +11,7 @@ Every request also carries `aws:RequestedRegion`, `aws:SecureTransport` and the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from tests.cloudbox.aws.iam_policy import AuthzRequest, ContextValue
 
@@ -75,9 +75,17 @@ def _tag_list(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in tags or []}
 
 
+class Ec2State(Protocol):
+    """What authorization reads of one region's EC2 state."""
+
+    def tags_of(self, resource_id: str) -> dict[str, str]: ...
+
+    def instance_profile_role(self, profile: Mapping[str, str] | None) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Ec2View:
-    """The parts of one region's EC2 state that authorization reads (tags, owners)."""
+    """Ec2State from moto's EC2 backend of a region."""
 
     backend: Any  # moto EC2Backend of the region
 
@@ -99,7 +107,7 @@ class Ec2View:
         return str(found.roles[0].arn)
 
 
-def ec2_requests(action: str, params: Mapping[str, Any], region: str, caller: Caller, view: Ec2View) -> list[AuthzRequest]:
+def ec2_requests(action: str, params: Mapping[str, Any], region: str, caller: Caller, view: Ec2State) -> list[AuthzRequest]:
     base = base_context(caller, region)
     account = caller.account
 
@@ -125,7 +133,7 @@ def ec2_requests(action: str, params: Mapping[str, Any], region: str, caller: Ca
     return [AuthzRequest(f"ec2:{action}", "*", base)]
 
 
-def _run_instances(params: Mapping[str, Any], region: str, account: str, base: Mapping[str, ContextValue], view: Ec2View, arn: Any) -> list[AuthzRequest]:
+def _run_instances(params: Mapping[str, Any], region: str, account: str, base: Mapping[str, ContextValue], view: Ec2State, arn: Any) -> list[AuthzRequest]:
     requested: dict[str, dict[str, str]] = {}
     for spec in params.get("TagSpecifications", []) or []:
         requested.setdefault(spec["ResourceType"], {}).update(_tag_list(spec.get("Tags")))
