@@ -8,7 +8,13 @@ PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench clean-venv help
+.PHONY: demo test bench clean-venv help box-tools
+
+# What the cloud box (tests/cloudbox) runs inside its VMs and around them: sshd, rsync for
+# `ray up`'s file mounts, nft for its firewall, ip for its namespaces. Installed only as root
+# and only when one is missing; without them the box's tests skip and say why.
+BOX_TOOLS := /usr/sbin/sshd /usr/bin/rsync /usr/sbin/nft /usr/bin/ssh-keygen
+BOX_PACKAGES := openssh-server openssh-client rsync nftables iproute2
 
 help:
 	@echo "make demo   - set up, then run the RL job on a local autoscaling Ray cluster"
@@ -27,7 +33,17 @@ $(DEPS): pyproject.toml | $(PY)
 demo: $(DEPS)
 	$(PY) examples/demo.py
 
-test: $(DEPS)
+box-tools:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  for f in $(BOX_TOOLS); do [ -e $$f ] || missing=1; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing the cloud box's tools: $(BOX_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BOX_PACKAGES) >/dev/null \
+	      || echo "could not install them; the cloud box's tests will skip"; \
+	  fi; \
+	fi
+
+test: $(DEPS) box-tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: $(DEPS)

@@ -23,6 +23,7 @@ BENCHMARKS = {
     "azure": "benchmarks.bench_azure",
     "gcp": "benchmarks.bench_gcp",
     "aws": "benchmarks.bench_aws",
+    "cloudbox": "benchmarks.bench_cloudbox",
     "runtime": "benchmarks.bench_runtime",
     "learner_gpu": "benchmarks.bench_learner_gpu",
 }

@@ -5,8 +5,8 @@ starts and stops as simulated nodes (processes), driven by the compiled fake_mul
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import yaml
 
@@ -18,15 +18,22 @@ from provisioner.cluster.readiness import wait_until_ready
 from provisioner.cluster.status import ClusterStatus, build_status
 from provisioner.compile import CompileContext, LocalRefs, compile_cluster
 from provisioner.errors import ClusterError, UsageError
-from provisioner.plan import Plan
-from provisioner.local.head import allocate_runtime, cluster_temp_dir, head_launch, start_head
+from provisioner.local.head import (
+    allocate_runtime,
+    cluster_temp_dir,
+    head_launch,
+    start_head,
+)
 from provisioner.local.processes import find_cluster_processes, stop_cluster_processes
+from provisioner.plan import Plan
 from provisioner.progress import Progress
 from provisioner.spec.models import ClusterSpecBase
 from provisioner.spec.resolve import HEAD_RAY_NAME, resolve_nodes
 from provisioner.state import ClusterState, LocalRuntime, load_state, save_state
 
 START_LOG_FILE = "ray-start.log"
+# `ray start --head` takes ~10 s here; a loaded 2-core machine can take several times that.
+HEAD_START_TIMEOUT_S = 180.0
 
 
 def _config_for(spec: ClusterSpecBase, runtime: LocalRuntime) -> dict:
@@ -93,13 +100,16 @@ class LocalBackend:
 
         progress.step(f"starting Ray head of {spec.name} (GCS port {runtime.gcs_port}, autoscaler: fake_multinode)")
         launch = head_launch(nodes[0], runtime, config_path, ctx.token_file)
-        done = start_head(launch, state_dir / START_LOG_FILE)
-        if done.returncode != 0:
+        log_path = state_dir / START_LOG_FILE
+        code = start_head(launch, log_path, timeout_s=HEAD_START_TIMEOUT_S)
+        if code != 0:
+            # Whatever it got as far as starting goes too, so the next `up` starts clean.
             stop_cluster_processes(runtime.temp_dir, runtime.gcs_port)
             state.status, state.local = "down", None
             save_state(state)
-            tail = "\n".join((state_dir / START_LOG_FILE).read_text().splitlines()[-15:])
-            raise ClusterError(f"`ray start` failed (exit {done.returncode}):\n{tail}", hint=f"full log: {state_dir / START_LOG_FILE}")
+            tail = "\n".join(log_path.read_text().splitlines()[-15:])
+            what = f"failed (exit {code})" if code is not None else f"did not finish in {HEAD_START_TIMEOUT_S:.0f} s"
+            raise ClusterError(f"`ray start` {what}:\n{tail}", hint=f"full log: {log_path}; Ray's own logs: {runtime.temp_dir}/session_latest/logs")
 
         endpoint = _endpoint(spec, runtime)
         status = wait_until_ready(endpoint, spec.name, "local", nodes, progress, timeout_s)

@@ -25,9 +25,43 @@ def cluster_temp_dir(state_dir: Path) -> str:
     return f"/tmp/rlcloud-{digest}"
 
 
-def free_ports(count: int) -> list[int]:
+# Ray's workers take ports from 10002-19999 by default; the kernel hands out ephemeral ports
+# (every `bind(0)`, every outgoing connection) from ip_local_port_range, 32768+ here. Ports
+# chosen between the two cannot be taken by another process's ephemeral bind between our
+# choosing them and `ray start` binding them: a GCS port lost that way hangs `ray start`.
+PORT_FLOOR = 20000
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     import socket
 
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free now, outside both Ray's worker range and the kernel's
+    ephemeral range where the machine leaves a gap between them (else any free ports)."""
+    import random
+    import socket
+
+    ceiling = _ephemeral_floor()
+    if ceiling - PORT_FLOOR >= 100 * count:
+        candidates = random.sample(range(PORT_FLOOR, ceiling), 50 * count)
+        ports = [port for port in candidates if _bindable(port)][:count]
+        if len(ports) == count:
+            return ports
     socks, ports = [], []
     try:
         for _ in range(count):
@@ -95,7 +129,13 @@ def head_launch(head: ResolvedNode, runtime: LocalRuntime, config_path: Path, to
     return HeadLaunch(argv=argv, env=env)
 
 
-def start_head(launch: HeadLaunch, log_path: Path, timeout_s: float = 120.0) -> subprocess.CompletedProcess[str]:
-    """Run `ray start`; its output goes to `log_path` (it echoes addresses, never the token)."""
+def start_head(launch: HeadLaunch, log_path: Path, timeout_s: float = 120.0) -> int | None:
+    """Run `ray start`; its output goes to `log_path` (it echoes addresses, never the token).
+    Returns its exit code, or None when it did not finish within `timeout_s` (it is killed;
+    the daemons it started are the caller's to stop)."""
     with open(log_path, "w") as log:
-        return subprocess.run(launch.argv, env=launch.env, stdout=log, stderr=subprocess.STDOUT, text=True, timeout=timeout_s, check=False)
+        try:
+            done = subprocess.run(launch.argv, env=launch.env, stdout=log, stderr=subprocess.STDOUT, text=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            return None
+    return done.returncode

@@ -21,15 +21,20 @@ def leftovers(aws: AwsAccount, cluster: str, *, keep_bucket: str | None = None) 
     ec2, iam, s3 = aws.client("ec2"), aws.client("iam"), aws.client("s3")
     prefix = f"rlcloud-{cluster}"
     found: list[str] = []
+    cluster_instances: set[str] = set()  # in any state: a terminated one's interfaces must go too
     for reservation in ec2.describe_instances()["Reservations"]:
         for inst in reservation["Instances"]:
-            if inst["State"]["Name"] != "terminated" and _tagged(inst.get("Tags"), cluster):
+            if not _tagged(inst.get("Tags"), cluster):
+                continue
+            cluster_instances.add(inst["InstanceId"])
+            if inst["State"]["Name"] != "terminated":
                 found.append(f"instance {inst['InstanceId']} ({inst['State']['Name']})")
     groups = ec2.describe_security_groups()["SecurityGroups"]
     ours = {g["GroupId"] for g in groups if g["GroupName"].startswith(prefix) or _tagged(g.get("Tags"), cluster)}
     found += [f"security group {g}" for g in sorted(ours)]
     for eni in ec2.describe_network_interfaces()["NetworkInterfaces"]:
-        if _tagged(eni.get("TagSet"), cluster) or {g["GroupId"] for g in eni.get("Groups", [])} & ours:
+        attached_to = eni.get("Attachment", {}).get("InstanceId")
+        if _tagged(eni.get("TagSet"), cluster) or {g["GroupId"] for g in eni.get("Groups", [])} & ours or attached_to in cluster_instances:
             found.append(f"network interface {eni['NetworkInterfaceId']}")
     found += [f"volume {v['VolumeId']}" for v in ec2.describe_volumes()["Volumes"] if _tagged(v.get("Tags"), cluster)]
     found += [f"key pair {k['KeyName']}" for k in ec2.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith(prefix) or _tagged(k.get("Tags"), cluster)]
@@ -69,3 +74,24 @@ def instance_ids(aws: AwsAccount, cluster: str) -> dict[str, Any]:
         for i in r["Instances"]
         if _tagged(i.get("Tags"), cluster)
     }
+
+
+def inventory(aws: AwsAccount) -> set[str]:
+    """Every live resource of the kinds a cluster can leave, whoever made it and whatever its
+    name: diff two of these to see what a tool left behind without knowing its naming."""
+    ec2, iam, s3 = aws.client("ec2"), aws.client("iam"), aws.client("s3")
+    found = {
+        f"instance {i['InstanceId']}"
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] not in ("terminated", "shutting-down")
+    }
+    found |= {f"security group {g['GroupName']}" for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"}
+    found |= {f"network interface {n['NetworkInterfaceId']}" for n in ec2.describe_network_interfaces()["NetworkInterfaces"]}
+    found |= {f"volume {v['VolumeId']}" for v in ec2.describe_volumes()["Volumes"]}
+    found |= {f"key pair {k['KeyName']}" for k in ec2.describe_key_pairs()["KeyPairs"]}
+    found |= {f"placement group {g['GroupName']}" for g in aws.placement_groups()}
+    found |= {f"iam role {r['RoleName']}" for r in iam.list_roles()["Roles"]}
+    found |= {f"instance profile {p['InstanceProfileName']}" for p in iam.list_instance_profiles()["InstanceProfiles"]}
+    found |= {f"bucket {b['Name']}" for b in s3.list_buckets()["Buckets"]}
+    return found

@@ -169,7 +169,12 @@ def _patch_network_interfaces() -> None:
         created = [eni for eni_id, eni in self.ec2_backend.enis.items() if eni_id not in before]
         fresh = [spec for spec in nic_spec if not spec.get("NetworkInterfaceId")]
         if len(fresh) != len(created):
-            return  # moto made its default primary interface: nothing was asked of it
+            # moto made the primary interface itself (the launch named SubnetIds, not
+            # interfaces). EC2 makes that one DeleteOnTermination; moto leaves it behind,
+            # in use by a terminated instance, forever.
+            for eni in created:
+                eni.delete_on_termination = True
+            return
         self.nics = {}
         for position, (spec, eni) in enumerate(zip(fresh, created)):
             eni.interface_type = spec.get("InterfaceType") or "interface"
