@@ -40,9 +40,9 @@ class MotoServer:
 def start_moto_server() -> MotoServer:
     from moto.server import ThreadedMotoServer
 
-    from tests.cloudbox.aws.moto_gaps import patch_primary_interfaces
+    from tests.cloudbox.aws.moto_gaps import patch_network_interfaces
 
-    patch_primary_interfaces()  # in this process, where the threaded server's moto runs
+    patch_network_interfaces()  # in this process, where the threaded server's moto runs
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -7,7 +7,7 @@ side, and the head's autoscaler and the workers inside the box's VMs.
 - `EnaSupport` on images (moto never reports it): true for every AMI.
 - EFA: moto reads every interface back as `interface` and keeps one interface per device
   index; the requested `InterfaceType` is kept, and one interface per network card.
-- The primary interface EC2 makes itself is deleted with its instance (moto keeps it).
+  The primary interface EC2 makes itself is deleted with its instance (moto keeps it).
 - Launch counts: EC2 launches up to MaxCount; moto launches MinCount.
 - Instance profiles: moto associates the profile with the first instance of a launch only;
   every instance of it gets it, as on EC2.
@@ -159,38 +159,18 @@ def _patch_run_instances() -> None:
     EC2Response.run_instances = run_instances
 
 
-def _patch_network_interfaces() -> None:
-    from moto.ec2.models.instances import Instance
-
-    original: Callable[..., None] = Instance.prep_nics
-
-    def prep_nics(self: Any, nic_spec: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
-        before = set(self.ec2_backend.enis)
-        original(self, nic_spec, *args, **kwargs)
-        created = [eni for eni_id, eni in self.ec2_backend.enis.items() if eni_id not in before]
-        fresh = [spec for spec in nic_spec if not spec.get("NetworkInterfaceId")]
-        if len(fresh) != len(created):
-            return  # moto made its default primary interface: nothing was asked of it
-        self.nics = {}
-        for position, (spec, eni) in enumerate(zip(fresh, created)):
-            eni.interface_type = spec.get("InterfaceType") or "interface"
-            # One entry per network card: moto's map is keyed by device index, and EFA
-            # instances have one interface per card, all but the first at device index 1.
-            self.nics[position] = eni
-            eni.device_index = int(spec.get("DeviceIndex", 0))
-
-    Instance.prep_nics = prep_nics
+_interfaces_patched = False
 
 
-_primary_patched = False
-
-
-def patch_primary_interfaces() -> None:
-    """The primary interface EC2 makes itself (a launch naming SubnetIds, not interfaces) is
-    DeleteOnTermination on EC2; moto leaves it in use by the terminated instance forever.
+def patch_network_interfaces() -> None:
+    """Interfaces as EC2 has them: the requested InterfaceType kept, one per network card
+    (moto keys its map by device index, and EFA instances have one interface per card, all
+    but the first at device index 1, so moto forgets all but two and never deletes the
+    rest), and the primary interface EC2 makes itself (a launch naming SubnetIds, not
+    interfaces) deleted with its instance, as on EC2 (moto keeps it, in use, forever).
     Public: the in-process moto server of tests/aws needs it as much as the box. Idempotent."""
-    global _primary_patched
-    if _primary_patched:
+    global _interfaces_patched
+    if _interfaces_patched:
         return
     from moto.ec2.models.instances import Instance
 
@@ -199,13 +179,22 @@ def patch_primary_interfaces() -> None:
     def prep_nics(self: Any, nic_spec: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
         before = set(self.ec2_backend.enis)
         original(self, nic_spec, *args, **kwargs)
+        created = [eni for eni_id, eni in self.ec2_backend.enis.items() if eni_id not in before]
         if not nic_spec:
-            for eni_id, eni in self.ec2_backend.enis.items():
-                if eni_id not in before:
-                    eni.delete_on_termination = True
+            for eni in created:
+                eni.delete_on_termination = True
+            return
+        fresh = [spec for spec in nic_spec if not spec.get("NetworkInterfaceId")]
+        if len(fresh) != len(created):
+            return
+        self.nics = {}
+        for position, (spec, eni) in enumerate(zip(fresh, created)):
+            eni.interface_type = spec.get("InterfaceType") or "interface"
+            self.nics[position] = eni
+            eni.device_index = int(spec.get("DeviceIndex", 0))
 
     Instance.prep_nics = prep_nics  # type: ignore[method-assign]
-    _primary_patched = True
+    _interfaces_patched = True
 
 
 def _patch_images() -> None:
@@ -251,8 +240,7 @@ def apply() -> None:
         return
     _patch_placement_groups()
     _patch_run_instances()
-    _patch_network_interfaces()
-    patch_primary_interfaces()
+    patch_network_interfaces()
     _patch_images()
     _patch_ssm_parameters()
     _applied = True
