@@ -17,13 +17,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from provisioner.storage_uri import parse_uri
+
 PlacementStrategy = Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
 LearnerMode = Literal["single", "ddp", "fsdp"]
 Device = Literal["auto", "cpu", "cuda"]
 
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Bucket names are checked loosely (S3 itself refuses bad ones, with its own message).
-CHECKPOINT_URI_RE = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{0,62}(/.*)?|file:///.*)$")
 
 
 class RuntimeModel(BaseModel):
@@ -86,7 +86,7 @@ class TinyModelConfig(RuntimeModel):
     max_seq_len: Annotated[int, Field(ge=8, le=8192, description="Longest prompt + completion, in tokens.")] = 32
 
     @model_validator(mode="after")
-    def _heads_divide(self) -> "TinyModelConfig":
+    def _heads_divide(self) -> TinyModelConfig:
         if self.d_model % self.n_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must divide d_model ({self.d_model})")
         return self
@@ -160,7 +160,8 @@ class RayRuntimeConfig(RuntimeModel):
     checkpoint_uri: Annotated[
         str | None,
         Field(
-            description="Where checkpoints go: `s3://bucket/prefix` or `file:///abs/path`; run R keeps its own under "
+            description="Where checkpoints go: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://account/container/prefix` "
+            "or `file:///abs/path` (the schemes of provisioner/storage_uri.py); run R keeps its own under "
             "<checkpoint_uri>/R, so runs sharing a cluster's URI never mix and resubmitting R resumes it. Default: "
             "$RLCLOUD_CHECKPOINT_URI (set by `rlcloud submit`); unset means no checkpoints and no resume."
         ),
@@ -195,12 +196,11 @@ class RayRuntimeConfig(RuntimeModel):
     def _checkpoint_uri(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        if not CHECKPOINT_URI_RE.match(value):
-            raise ValueError(f"expected s3://BUCKET[/PREFIX] or file:///ABSOLUTE/PATH; got {value!r}")
+        parse_uri(value)  # ValueError: what was expected, the same words as the cluster spec's
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _layout(self) -> "RayRuntimeConfig":
+    def _layout(self) -> RayRuntimeConfig:
         ranks = self.learner_ranks
         if self.learner_mode == "single" and self.learner_num_workers not in (None, 1):
             raise ValueError("learner_num_workers: `single` mode runs exactly 1 learner rank; use learner_mode ddp or fsdp for more")

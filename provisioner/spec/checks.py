@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from provisioner.catalog import get_catalog
 from provisioner.spec.resolve import ResolutionError, resolve_instance, resolve_nodes
+from provisioner.storage_uri import native_scheme, placement_issue
 
 if TYPE_CHECKING:
     from provisioner.spec.models import ClusterSpecBase
@@ -33,7 +34,7 @@ class SpecRuleViolations(Exception):
         self.issues = issues
 
 
-def _location_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
+def _location_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     if spec.cloud == "local":
         return []
     catalog = get_catalog(spec.cloud)  # type: ignore[arg-type]
@@ -55,20 +56,22 @@ def _location_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
     return []
 
 
-def _storage_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
+#: Clouds whose provisioner can create the checkpoint bucket (of the cloud's own scheme).
+CREATES_BUCKETS = ("aws", "gcp")
+
+
+def _storage_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     storage = spec.storage
     scheme = storage.scheme
     issues: list[RuleIssue] = []
-    if scheme == "file" and spec.cloud != "local":
-        issues.append(RuleIssue(("storage", "checkpoint_uri"), "file:// is only for the local cluster; cloud nodes need s3:// (or gs:// on GCP)"))
-    if scheme == "gs" and spec.cloud not in {"gcp"}:
-        issues.append(RuleIssue(("storage", "checkpoint_uri"), f"gs:// is for GCP clusters; on {spec.cloud} use s3://"))
+    problem = placement_issue(scheme, spec.cloud) if scheme else None
+    if problem:
+        issues.append(RuleIssue(("storage", "checkpoint_uri"), problem))
     if storage.create_bucket:
-        native = {"aws": "s3", "gcp": "gs"}.get(spec.cloud)
-        if native is None:
-            issues.append(
-                RuleIssue(("storage", "create_bucket"), f"rlcloud can create buckets on aws (s3://) and gcp (gs://), not on {spec.cloud}")
-            )
+        native = native_scheme(spec.cloud)
+        if spec.cloud not in CREATES_BUCKETS:
+            makers = " and ".join(f"{cloud} ({native_scheme(cloud)}://)" for cloud in CREATES_BUCKETS)
+            issues.append(RuleIssue(("storage", "create_bucket"), f"rlcloud can create buckets on {makers}, not on {spec.cloud}"))
         elif scheme != native:
             issues.append(
                 RuleIssue(("storage", "create_bucket"), f"create_bucket on {spec.cloud} needs a {native}:// checkpoint_uri")
@@ -76,7 +79,7 @@ def _storage_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
     return issues
 
 
-def _ray_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
+def _ray_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     if spec.cloud != "local":
         return []
     from importlib.metadata import PackageNotFoundError, version
@@ -97,7 +100,7 @@ def _ray_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
     return []
 
 
-def _node_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
+def _node_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     """Resolve each node type on its own so one bad group does not hide another's problem."""
     if spec.cloud == "local":
         return []
@@ -119,7 +122,7 @@ def _node_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
     return issues
 
 
-def _image_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
+def _image_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     if spec.cloud == "local":
         return []
     from provisioner.images import image_problem
@@ -133,7 +136,7 @@ def _image_issues(spec: "ClusterSpecBase") -> list[RuleIssue]:
     return issues
 
 
-def check_spec(spec: "ClusterSpecBase") -> list[RuleIssue]:
+def check_spec(spec: ClusterSpecBase) -> list[RuleIssue]:
     """Every cross-field problem of `spec` (empty when it is valid)."""
     issues = _location_issues(spec) + _storage_issues(spec) + _ray_issues(spec) + _image_issues(spec)
     issues += _node_issues(spec)
@@ -143,7 +146,7 @@ def check_spec(spec: "ClusterSpecBase") -> list[RuleIssue]:
     return issues
 
 
-def spec_warnings(spec: "ClusterSpecBase") -> list[str]:
+def spec_warnings(spec: ClusterSpecBase) -> list[str]:
     """Things that are allowed but probably not what the user wants."""
     warnings: list[str] = []
     if spec.cloud != "local":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from provisioner.spec.human import AcceleratorRequest, DiskGB
+from provisioner.storage_uri import StorageLocation, parse_uri
 
 # Name rules shared by all three clouds. The tightest constraints: GCP resource names
 # ([a-z]([-a-z0-9]*[a-z0-9])?, <= 63, and Ray's GCP instance names add ~30 chars), IAM role
@@ -55,7 +56,7 @@ class SpecModel(BaseModel):
 
 def _check_cluster_name(value: str) -> str:
     if not isinstance(value, str):
-        raise ValueError("expected a string")
+        raise ValueError("expected a string")  # noqa: TRY004 (pydantic reports ValueError, not TypeError)
     if len(value) > CLUSTER_NAME_MAX:
         raise ValueError(
             f"{len(value)} characters; at most {CLUSTER_NAME_MAX} (it becomes part of cloud "
@@ -143,8 +144,9 @@ class StorageSettings(SpecModel):
     checkpoint_uri: Annotated[
         str | None,
         Field(
-            description="Checkpoint location: s3://bucket/prefix on clouds (gs://bucket/prefix also on GCP), "
-            "file:///path on the local cluster. Passed to every job as RLCLOUD_CHECKPOINT_URI. "
+            description="Checkpoint location: s3://bucket/prefix on any cloud, gs://bucket/prefix on GCP, "
+            "az://account/container/prefix on Azure, file:///path on the local cluster. Passed to every job as "
+            "RLCLOUD_CHECKPOINT_URI. "
             "Default on the local cluster: a folder in the cluster's state directory.",
             examples=["s3://my-rl-checkpoints/team-a"],
         ),
@@ -160,38 +162,31 @@ class StorageSettings(SpecModel):
     @field_validator("checkpoint_uri")
     @classmethod
     def _uri_shape(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        match = re.match(r"^(?P<scheme>[a-z0-9]+)://(?P<rest>.*)$", value)
-        if not match:
-            raise ValueError(f"expected a URI like s3://bucket/prefix or file:///path, got {value!r}")
-        scheme, rest = match.group("scheme"), match.group("rest")
-        if scheme not in {"s3", "gs", "file"}:
-            raise ValueError(f"unsupported scheme {scheme}://; use s3://, gs:// or file://")
-        if scheme in {"s3", "gs"}:
-            bucket = rest.split("/", 1)[0]
-            if not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket):
-                raise ValueError(f"{bucket!r} is not a valid bucket name (3-63 chars of a-z, 0-9, '.', '-')")
-        if scheme == "file" and not rest.startswith("/"):
-            raise ValueError("file:// URIs must be absolute, e.g. file:///tmp/checkpoints")
+        if value is not None:
+            parse_uri(value)  # ValueError: what was expected (provisioner/storage_uri.py)
         return value
 
     @property
+    def location(self) -> StorageLocation | None:
+        return parse_uri(self.checkpoint_uri) if self.checkpoint_uri else None
+
+    @property
     def scheme(self) -> str | None:
-        return self.checkpoint_uri.split("://", 1)[0] if self.checkpoint_uri else None
+        return self.location.scheme if self.location else None
 
     @property
     def bucket(self) -> str | None:
-        if not self.checkpoint_uri or self.scheme == "file":
-            return None
-        return self.checkpoint_uri.split("://", 1)[1].split("/", 1)[0]
+        """The s3:// or gs:// bucket, or the az:// container; None for file://."""
+        return self.location.bucket if self.location else None
+
+    @property
+    def account(self) -> str | None:
+        """The az:// storage account; None for other schemes."""
+        return self.location.account if self.location else None
 
     @property
     def prefix(self) -> str:
-        if not self.checkpoint_uri or self.scheme == "file":
-            return ""
-        parts = self.checkpoint_uri.split("://", 1)[1].split("/", 1)
-        return parts[1].strip("/") if len(parts) > 1 else ""
+        return self.location.prefix if self.location else ""
 
 
 def _check_resources(value: dict[str, int]) -> dict[str, int]:
@@ -248,7 +243,7 @@ class _GroupScaling(SpecModel):
     max_nodes: Annotated[int, Field(description="Most nodes the autoscaler may run for this group.", ge=0, le=1000)] = 1
 
     @model_validator(mode="after")
-    def _min_le_max(self) -> "_GroupScaling":
+    def _min_le_max(self) -> _GroupScaling:
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"min_nodes ({self.min_nodes}) must be <= max_nodes ({self.max_nodes})")
         return self
@@ -356,7 +351,7 @@ def _parse_cidr(value: Any) -> ipaddress.IPv4Network:
     if isinstance(value, ipaddress.IPv4Network):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected an IPv4 CIDR string like 203.0.113.0/24, got {value!r}")
+        raise ValueError(f"expected an IPv4 CIDR string like 203.0.113.0/24, got {value!r}")  # noqa: TRY004 (pydantic)
     text = value.strip()
     if "/" not in text:
         text += "/32"
@@ -376,7 +371,7 @@ def _parse_ssh_cidrs(value: Any) -> Any:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ValueError("expected 'auto' or a list of IPv4 CIDRs like [203.0.113.0/24]")
+        raise ValueError("expected 'auto' or a list of IPv4 CIDRs like [203.0.113.0/24]")  # noqa: TRY004 (pydantic)
     if not value:
         raise ValueError("list at least one CIDR, or 'auto' for this machine's public IP")
     parsed = []
@@ -389,7 +384,7 @@ def _parse_ssh_cidrs(value: Any) -> Any:
 
 
 SshCidrs = Annotated[
-    Union[Literal["auto"], list[ipaddress.IPv4Network]],
+    Literal["auto"] | list[ipaddress.IPv4Network],
     PlainValidator(_parse_ssh_cidrs),
     WithJsonSchema(
         {
@@ -466,7 +461,7 @@ class _CloudNetwork(SpecModel):
     ] = False
 
     @model_validator(mode="after")
-    def _public_ssh(self) -> "_CloudNetwork":
+    def _public_ssh(self) -> _CloudNetwork:
         if isinstance(self.ssh_cidrs, list):
             public = [c for c in self.ssh_cidrs if c.prefixlen == 0]
             if public and not self.allow_public_ssh:
@@ -533,7 +528,7 @@ class AzureNetwork(_CloudNetwork):
         return value
 
     @model_validator(mode="after")
-    def _vnet_with_subnet(self) -> "AzureNetwork":
+    def _vnet_with_subnet(self) -> AzureNetwork:
         if (self.vnet is None) != (self.subnet is None):
             raise ValueError("give both `vnet` and `subnet` (an existing subnet of an existing VNet), or neither")
         return self
@@ -629,7 +624,7 @@ class GcpIdentity(SpecModel):
         return value
 
     @model_validator(mode="after")
-    def _worker_account_with_head_account(self) -> "GcpIdentity":
+    def _worker_account_with_head_account(self) -> GcpIdentity:
         # Otherwise rlcloud would create the head's account and have to grant it actAs on the
         # user's worker account: a binding on an account the user brought.
         if self.worker_service_account and not self.service_account:
@@ -674,7 +669,7 @@ class ClusterSpecBase(SpecModel):
         return value
 
     @model_validator(mode="after")
-    def _cross_field_rules(self) -> "ClusterSpecBase":
+    def _cross_field_rules(self) -> ClusterSpecBase:
         from provisioner.spec.checks import SpecRuleViolations, check_spec
 
         issues = check_spec(self)
@@ -752,7 +747,7 @@ class AzureClusterSpec(_CloudClusterSpec):
     identity: Annotated[AzureIdentity, Field(description="Managed identity of the head node (workers get none).")] = AzureIdentity()
 
     @model_validator(mode="after")
-    def _vnet_needs_its_group(self) -> "AzureClusterSpec":
+    def _vnet_needs_its_group(self) -> AzureClusterSpec:
         if self.network.vnet is not None and self.resource_group is None:
             raise ValueError(
                 "network.vnet names an existing VNet, which lives in an existing resource group: set `resource_group` to it"
@@ -771,7 +766,7 @@ class LocalClusterSpec(ClusterSpecBase):
     ] = {}
 
 
-ClusterSpec = Union[AwsClusterSpec, GcpClusterSpec, AzureClusterSpec, LocalClusterSpec]
+ClusterSpec = AwsClusterSpec | GcpClusterSpec | AzureClusterSpec | LocalClusterSpec
 SPEC_CLASSES: dict[str, type[ClusterSpecBase]] = {
     "aws": AwsClusterSpec,
     "gcp": GcpClusterSpec,

@@ -1,4 +1,4 @@
-"""Crash-consistent checkpoints on any `ObjectStorage` (S3 or local disk).
+"""Crash-consistent checkpoints on any `ObjectStorage` (S3, Cloud Storage, Blob Storage or local disk).
 
 Layout under the checkpoint URI:
 
@@ -27,6 +27,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,15 +72,16 @@ def _sha256(data: Buffer) -> str:
 
 
 class CheckpointStore:
-    def __init__(self, uri: str, *, part_mb: int = 16, threads: int = 8) -> None:
-        self.storage: ObjectStorage = open_storage(uri, max_connections=max(16, 2 * threads))
+    def __init__(self, uri: str | ObjectStorage, *, part_mb: int = 16, threads: int = 8) -> None:
+        """`uri` is a checkpoint URI (its backend is opened here) or an opened backend."""
+        self.storage: ObjectStorage = uri if isinstance(uri, ObjectStorage) else open_storage(uri, max_connections=max(16, 2 * threads))
         self.uri = self.storage.uri
         self.part_bytes = part_mb * MB
         self.threads = threads
 
     # ------------------------------------------------------------------ save
 
-    def save(self, step: int, files: dict[str, Buffer], meta: dict[str, Any] | None = None) -> tuple[CheckpointRef, TransferStats]:
+    def save(self, step: int, files: Mapping[str, Buffer], meta: dict[str, Any] | None = None) -> tuple[CheckpointRef, TransferStats]:
         """Write `files` as the checkpoint of `step`; it becomes visible only when complete."""
         name = f"step-{step:08d}.{uuid.uuid4().hex[:8]}"
         start = time.perf_counter()
@@ -100,10 +102,10 @@ class CheckpointStore:
         with ThreadPoolExecutor(self.threads) as pool:
             parts = list(pool.map(upload, jobs))
         manifest_files: dict[str, Any] = {}
-        for (file_name, _, _, _), part in zip(jobs, parts):
+        for (file_name, _, _, _), uploaded in zip(jobs, parts):
             entry = manifest_files.setdefault(file_name, {"size": 0, "parts": []})
-            entry["size"] += part["size"]
-            entry["parts"].append(part)
+            entry["size"] += uploaded["size"]
+            entry["parts"].append(uploaded)
         created_at = time.time()
         manifest = {"format": FORMAT, "name": name, "step": step, "created_at": created_at, "meta": meta or {}, "files": manifest_files}
         failpoint("checkpoint.before_manifest", step=step)

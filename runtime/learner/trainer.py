@@ -21,10 +21,19 @@ from runtime.failpoints import ENV as FAILPOINT_ENV
 from runtime.learner.placement import LearnerPlacement, LearnerTrainer
 
 #: Driver environment the learner needs too. Ray Jobs do not pass the driver's environment to
-#: the workers; a custom S3 endpoint (MinIO, moto in tests), its CA bundle and test failpoints
-#: must reach the process that writes checkpoints. Credentials are not forwarded: nodes have
-#: their own.
-FORWARDED_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_CA_BUNDLE", FAILPOINT_ENV)
+#: the workers; a custom storage endpoint (MinIO or moto for S3, an emulator for Cloud
+#: Storage, another Blob endpoint), its CA bundle and test failpoints must reach the process
+#: that writes checkpoints. Credentials are not forwarded: nodes have their own.
+FORWARDED_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_CA_BUNDLE",
+    "STORAGE_EMULATOR_HOST",
+    "API_ENDPOINT_OVERRIDE",
+    "RLCLOUD_AZURE_BLOB_ENDPOINT",
+    "REQUESTS_CA_BUNDLE",
+    FAILPOINT_ENV,
+)
 
 
 def rank_resources(config: RayRuntimeConfig) -> dict[str, float]:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from runtime.errors import StorageError
+
+if TYPE_CHECKING:
+    from provisioner.storage_uri import StorageLocation
 
 Buffer = bytes | bytearray | memoryview
 
@@ -37,14 +41,43 @@ class ObjectStorage(ABC):
         return f"{self.uri}/{key}"
 
 
+def parse_location(uri: str, scheme: str) -> StorageLocation:
+    """`uri` parsed by the shared scheme rules (provisioner/storage_uri.py), as a StorageError."""
+    from provisioner.storage_uri import parse_uri
+
+    try:
+        location = parse_uri(uri)
+    except ValueError as exc:
+        raise StorageError(f"bad storage URI {uri!r}: {exc}") from None
+    if location.scheme != scheme:
+        raise StorageError(f"{uri!r} is not a {scheme}:// URI")
+    return location
+
+
+def one_line(text: object) -> str:
+    """The first non-empty line of an SDK's (often multi-line) error message."""
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+
+
+#: scheme -> "module:Class" of its backend; every scheme of provisioner/storage_uri.py has one.
+#: Imported only when opened, so no cloud SDK is loaded for a scheme nobody uses.
+BACKENDS = {
+    "s3": "runtime.storage.s3:S3Storage",
+    "gs": "runtime.storage.gcs:GcsStorage",
+    "az": "runtime.storage.azure_blob:AzureBlobStorage",
+    "file": "runtime.storage.local:LocalStorage",
+}
+
+
 def open_storage(uri: str, *, max_connections: int = 16) -> ObjectStorage:
-    """The backend for `s3://bucket/prefix` or `file:///abs/path`."""
-    if uri.startswith("s3://"):
-        from runtime.storage.s3 import S3Storage
+    """The backend for a checkpoint URI (`s3://`, `gs://`, `az://` or `file://`)."""
+    import importlib
 
-        return S3Storage(uri, max_connections=max_connections)
-    if uri.startswith("file://"):
-        from runtime.storage.local import LocalStorage
+    from provisioner.storage_uri import expected_shapes, scheme_of
 
-        return LocalStorage(uri)
-    raise StorageError(f"unsupported storage URI {uri!r}; expected s3://BUCKET[/PREFIX] or file:///ABSOLUTE/PATH")
+    target = BACKENDS.get(scheme_of(uri)) if "://" in uri else None
+    if target is None:
+        raise StorageError(f"unsupported storage URI {uri!r}; expected {expected_shapes()}")
+    module, _, name = target.partition(":")
+    backend: type[ObjectStorage] = getattr(importlib.import_module(module), name)
+    return backend(uri, max_connections=max_connections)  # type: ignore[call-arg]

@@ -14,7 +14,8 @@ TMP_MARK = ".tmp-"
 
 
 class LocalStorage(ObjectStorage):
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, *, max_connections: int = 16) -> None:
+        del max_connections  # one disk: nothing to pool
         path = uri.removeprefix("file://")
         if not path.startswith("/"):
             raise StorageError(f"file:// URIs need an absolute path; got {uri!r}")

@@ -17,13 +17,13 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from tests.azure.fake_arm.errors import ArmError
 from tests.azure.fake_arm.store import ArmStore, not_found_for
 from tests.azure.fake_arm.template import TemplateError
+from tests.support.http_fake import HttpFake, HttpReply, HttpRequest, ServedFake
 
 MUTATING = {"PUT", "PATCH", "POST", "DELETE"}
 SYNC_DELETES = {"microsoft.compute/proximityplacementgroups", "microsoft.managedidentity/userassignedidentities"}
@@ -63,7 +63,7 @@ class _Fault:
     times: int = 1
 
 
-class FakeArm:
+class FakeArm(ServedFake):
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.store = ArmStore()
@@ -71,53 +71,23 @@ class FakeArm:
         self._faults: list[_Fault] = []
         self._operations: dict[str, Response] = {}
         self._op_ids = itertools.count(1)
-        self._server: ThreadingHTTPServer | None = None
+        self._http: HttpFake | None = None
         self.bugs: list[str] = []  # exceptions inside the fake; the test fixture fails on any
         self.store.internal_fault_check = self._internal_fault
 
     # ------------------------------------------------------------------ lifecycle
     @property
     def endpoint(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
-    def start(self) -> "FakeArm":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # One write per response, sent at once: headers and body in separate small
-            # packets meet delayed ACKs and cost ~10 ms a request.
-            disable_nagle_algorithm = True
-            wbufsize = 1 << 16
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, headers, body = fake.handle(self.command, self.path, json.loads(raw) if raw else None)
-                payload = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                for key, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_PUT = do_DELETE = do_PATCH = do_POST = do_HEAD = _serve
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def start(self) -> FakeArm:
+        self._http = HttpFake(self._reply).start()
         return self
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+    def _reply(self, request: HttpRequest) -> HttpReply:
+        status, headers, body = self.handle(request.method, request.path, json.loads(request.body) if request.body else None)
+        payload = b"" if body is None else json.dumps(body).encode()
+        return HttpReply(status, payload, {"Content-Type": "application/json", **headers})
 
     def reset(self) -> None:
         with self.lock:
@@ -146,7 +116,7 @@ class FakeArm:
         """The next `times` requests of `method` whose path matches fail with `error` (also
         applies to the resources a template deployment creates)."""
         with self.lock:
-            self._faults.append(_Fault(error, method=method, pattern=re.compile(path_regex, re.I), times=times))
+            self._faults.append(_Fault(error, method=method, pattern=re.compile(path_regex, re.IGNORECASE), times=times))
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
 
-from tests.cloudbox import control, network, tls  # noqa: E402
+from tests.cloudbox import control, network  # noqa: E402
+from tests.support.tls import make_tls_files  # noqa: E402
 from tests.cloudbox.vm import SYSTEM_PATH, VmHost  # noqa: E402
 
 SERVER_FILE = "server.json"
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     trail = Trail(state / TRAIL_FILE)
     enforcement.install(trail)
     admin = account.create_admin()
-    files = tls.make_tls(state, [layout.core_ip])
+    files = make_tls_files(state, [layout.core_ip])
 
     api = make_server(
         layout.core_ip,
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         _wsgi(DomainDispatcherApplication(create_backend_app), trail),
         threaded=True,
         request_handler=MotoRequestHandler,
-        ssl_context=(str(files.server_cert), str(files.server_key)),
+        ssl_context=(str(files.cert_file), str(files.key_file)),
     )
     threading.Thread(target=api.serve_forever, name="api", daemon=True).start()
     metadata = MetadataService(account.InstanceCredentials())
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
 
     host = VmHost(state, layout)
     faults = Faults()
-    machines = Machines(host, image_env(layout, files.ca_cert), faults)
+    machines = Machines(host, image_env(layout, files.ca_file), faults)
     machines.start()
 
     done = threading.Event()
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     info = {
         "pid": os.getpid(),
         "endpoint": f"https://{layout.core_ip}",
-        "ca_cert": str(files.ca_cert),
+        "ca_cert": str(files.ca_file),
         "access_key_id": admin.access_key_id,
         "secret_access_key": admin.secret_access_key,
     }

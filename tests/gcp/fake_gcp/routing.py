@@ -4,12 +4,12 @@ handler) that the server tries in order, filled by a `route` decorator."""
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from tests.gcp.fake_gcp.errors import HttpFailure
-from tests.gcp.fake_gcp.world import Request, Response, World
+from tests.gcp.fake_gcp.world import Reply, Request, Response, World
 
-Handler = Callable[[World, Request], Response]
+Handler = Callable[[World, Request], Reply]
 Routes = list[tuple[str, "re.Pattern[str]", Handler]]
 
 

@@ -8,6 +8,12 @@ served over HTTP on 127.0.0.1 so the real SDK clients talk to it unmodified.
   like a lost response).
 - Compute operations are answered DONE at once: google-cloud-compute polls operations through
   a client built without our endpoint, so it must never need to poll.
+- Cloud Storage objects carry their bytes (uploads, ranged downloads: `objects.py`), and
+  bearer tokens the World issued are checked against bucket IAM (`oauth.py`). The storage
+  SDK reaches it with `STORAGE_EMULATOR_HOST` (anonymous) or `API_ENDPOINT_OVERRIDE` (with
+  credentials, e.g. an `authorized_user` file whose `token_uri` is `{url}/token`).
+- Serves on any `host`/`port` (default 127.0.0.1, a free port); answers name the address
+  the caller reached (its Host header), so session and media URLs work from anywhere.
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.gcp.fake_gcp import compute, iam, storage
+from tests.gcp.fake_gcp import compute, iam, oauth, objects, storage
 from tests.gcp.fake_gcp.errors import HttpFailure, OperationFailure
 from tests.gcp.fake_gcp.routing import Handler, answer
-from tests.gcp.fake_gcp.world import Request, Response, World
+from tests.gcp.fake_gcp.world import Media, Reply, Request, World
+from tests.support.http_fake import HttpFake, HttpReply, HttpRequest, ServedFake
 
-READ_ONLY_POSTS = (":getIamPolicy", ":testIamPermissions")
+READ_ONLY_POSTS = (":getIamPolicy", ":testIamPermissions", "/token")
+#: Request headers kept in `Call.headers` (the ones tests look at).
+RECORDED_HEADERS = ("range", "content-range", "content-type", "x-upload-content-length")
 
 
 @dataclass
@@ -33,9 +41,11 @@ class Call:
     method: str
     path: str
     query: dict[str, list[str]]
-    body: Any
+    body: Any  # the JSON body; None for uploads (their size is `size`)
     mutating: bool
     status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    size: int = 0
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"
@@ -49,56 +59,42 @@ class _Injection:
 
 
 @dataclass
-class FakeGcp:
+class FakeGcp(ServedFake):
     world: World = field(default_factory=World)
     calls: list[Call] = field(default_factory=list)
     _pending: list[_Injection] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _server: ThreadingHTTPServer | None = None
-    routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=lambda: [*compute.ROUTES, *iam.ROUTES, *storage.ROUTES])
+    _http: HttpFake | None = None
+    routes: list[tuple[str, re.Pattern[str], Handler]] = field(
+        default_factory=lambda: [*compute.ROUTES, *iam.ROUTES, *storage.ROUTES, *objects.ROUTES, *objects.UPLOAD_ROUTES, *objects.DOWNLOAD_ROUTES, *oauth.ROUTES]
+    )
+    host: str = "127.0.0.1"
+    port: int = 0
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeGcp":
-        fake = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as separate writes
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                status, body = fake.handle(self.command, self.path, raw)
-                payload = b"" if status == 204 else json.dumps(body).encode()  # 204 carries no body
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+    def start(self) -> FakeGcp:
+        self._http = HttpFake(self._reply, host=self.host, port=self.port).start()
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}"
+    def _reply(self, request: HttpRequest) -> HttpReply:
+        base = f"http://{request.headers.get('host') or self.address}"
+        reply = self.handle(request.method, request.path, request.body, request.headers, base)
+        if isinstance(reply, Media):
+            return HttpReply(reply.status, reply.data, {"Content-Type": reply.content_type, **reply.headers})
+        status, body = reply
+        payload = b"" if status == 204 else json.dumps(body).encode()  # 204 carries no body
+        return HttpReply(status, payload, {"Content-Type": "application/json; charset=UTF-8"})
 
     def env(self) -> dict[str, str]:
         """Environment that points rlcloud's clients (and its Ray node provider) here."""
         return {name: self.url for name in ("RLCLOUD_GCE_ENDPOINT", "RLCLOUD_IAM_ENDPOINT", "RLCLOUD_CRM_ENDPOINT", "RLCLOUD_GCS_ENDPOINT")}
+
+    def storage_env(self) -> dict[str, str]:
+        """Environment that points google-cloud-storage itself (the runtime's gs:// backend)
+        here in emulator mode: anonymous, so objects are not checked against bucket IAM. For
+        IAM-checked access set API_ENDPOINT_OVERRIDE to `url` and give the SDK credentials
+        whose tokens the World issued (`oauth.service_account_key`, `World.issue_token`)."""
+        return {"STORAGE_EMULATOR_HOST": self.url}
 
     def reset(self) -> None:
         with self._lock:
@@ -119,26 +115,30 @@ class FakeGcp:
         return len(self.calls)
 
     # ------------------------------------------------------------------ dispatch
-    def handle(self, method: str, raw_path: str, raw_body: bytes) -> Response:
+    def handle(self, method: str, raw_path: str, raw_body: bytes, headers: dict[str, str] | None = None, base_url: str = "") -> Reply:
+        """Answer one request; `headers` with lowercased names, `base_url` what the caller reached."""
+        headers = headers or {}
         parsed = urllib.parse.urlsplit(raw_path)
         query = urllib.parse.parse_qs(parsed.query)
-        body = json.loads(raw_body) if raw_body.strip() else None
+        body = _json_body(raw_body, headers.get("content-type", ""))
         mutating = method != "GET" and not parsed.path.endswith(READ_ONLY_POSTS)
+        request = Request(method, parsed.path, query, body, {}, headers, raw_body, base_url or self.url)
         with self._lock:
-            call = Call(method, parsed.path, query, body, mutating)
+            call = Call(method, parsed.path, query, body, mutating, headers={k: v for k, v in headers.items() if k in RECORDED_HEADERS}, size=len(raw_body))
             self.calls.append(call)
             try:
-                status, answer = self._dispatch(method, parsed.path, query, body, mutating)
-            except Exception as exc:  # a bug in the fake: say so instead of dropping the connection
-                status, answer = 500, {"error": {"code": 500, "message": f"fake GCP bug: {type(exc).__name__}: {exc}", "status": "INTERNAL"}}
-            call.status = status
-            return status, answer
+                reply = self._dispatch(request, mutating)
+            except Exception as exc:  # noqa: BLE001 (a bug in the fake: say so instead of dropping the connection)
+                reply = 500, {"error": {"code": 500, "message": f"fake GCP bug: {type(exc).__name__}: {exc}", "status": "INTERNAL"}}
+            call.status = reply.status if isinstance(reply, Media) else reply[0]
+            return reply
 
-    def _dispatch(self, method: str, path: str, query: dict[str, list[str]], body: Any, mutating: bool) -> Response:
+    def _dispatch(self, request: Request, mutating: bool) -> Reply:
+        method, path = request.method, request.path
         for route_method, pattern, handler in self.routes:
             match = pattern.fullmatch(path)
             if route_method == method and match:
-                request = Request(method, path, query, body, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items() if v is not None})
+                request.params = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items() if v is not None}
                 injection = self._due(mutating)
                 if injection is None:
                     return handler(self.world, request)
@@ -156,7 +156,7 @@ class FakeGcp:
         self._pending = [i for i in self._pending if i.remaining > 0]
         return due
 
-    def _fail(self, injection: _Injection, handler: Handler, request: Request) -> Response:
+    def _fail(self, injection: _Injection, handler: Handler, request: Request) -> Reply:
         failure = injection.failure
         if isinstance(failure, OperationFailure):
             if request.path.startswith("/compute/"):
@@ -165,3 +165,15 @@ class FakeGcp:
         if injection.after_apply:
             handler(self.world, request)
         return answer(failure)
+
+
+def _json_body(raw: bytes, content_type: str) -> Any:
+    """The parsed JSON body, or None for an upload's bytes, a form or no body."""
+    if not raw.strip() or not ("json" in content_type or not content_type):
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        if "json" in content_type:
+            raise
+        return None

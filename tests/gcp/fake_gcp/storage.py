@@ -1,5 +1,5 @@
-"""Cloud Storage JSON API v1: buckets, bucket IAM policies, and just enough of objects to
-list and delete checkpoint versions (tests put objects in with `put_object`).
+"""Cloud Storage JSON API v1: buckets and bucket IAM policies. Objects (uploads, downloads,
+list, delete) are in `objects.py`; tests put objects in with `put_object`.
 
 Refuses what Cloud Storage refuses: a second bucket of the same name (409), deleting a bucket
 that still holds objects (409), a stale policy etag (412), and IAM conditions on a bucket
@@ -13,10 +13,12 @@ import re
 from typing import Any
 
 from tests.gcp.fake_gcp.errors import rest_error
+from tests.gcp.fake_gcp.objects import put_object
 from tests.gcp.fake_gcp.routing import answer, router
 from tests.gcp.fake_gcp.world import Request, Response, World, etag
 
 ROUTES, route = router(r"/storage/v1")
+__all__ = ["ROUTES", "add_bucket", "put_object"]
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 
 
@@ -26,13 +28,6 @@ def _error(status: int, message: str, reason: str) -> Response:
 
 def _no_bucket() -> Response:
     return _error(404, "The specified bucket does not exist.", "notFound")
-
-
-def put_object(world: World, bucket: str, name: str) -> int:
-    """Store a new version of an object (what a checkpoint write does); returns its generation."""
-    generation = world.next_id()
-    world.objects.setdefault(bucket, {}).setdefault(name, []).append(generation)
-    return generation
 
 
 def add_bucket(world: World, name: str, *, uniform_access: bool = True, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -65,7 +60,7 @@ def create_bucket(world: World, request: Request) -> Response:
     body = request.body or {}
     name = body.get("name", "")
     if not BUCKET_RE.match(name):
-        return _error(400, "Invalid bucket name: '%s'" % name, "invalid")
+        return _error(400, f"Invalid bucket name: '{name}'", "invalid")
     if name in world.buckets:
         return _error(409, "Your previous request to create the named bucket succeeded and you already own it.", "conflict")
     bucket = add_bucket(world, name, uniform_access=body.get("iamConfiguration", {}).get("uniformBucketLevelAccess", {}).get("enabled", False), labels=body.get("labels"))
@@ -122,30 +117,3 @@ def set_bucket_policy(world: World, request: Request) -> Response:
     policy["etag"] = etag((policy["bindings"], current.get("etag")))
     world.bucket_policies[name] = policy
     return 200, {**copy.deepcopy(policy), "resourceId": f"projects/_/buckets/{name}"}
-
-
-@route("GET", r"/b/(?P<bucket>[^/]+)/o")
-def list_objects(world: World, request: Request) -> Response:
-    name = request.params["bucket"]
-    if name not in world.buckets:
-        return _no_bucket()
-    versions = request.arg("versions") in ("true", "True")
-    items = []
-    for obj, generations in sorted(world.objects.get(name, {}).items()):
-        for generation in generations if versions else generations[-1:]:
-            items.append({"kind": "storage#object", "bucket": name, "name": obj, "generation": str(generation)})
-    return 200, {"kind": "storage#objects", "items": items}
-
-
-@route("DELETE", r"/b/(?P<bucket>[^/]+)/o/(?P<object>.+)")
-def delete_object(world: World, request: Request) -> Response:
-    name, obj = request.params["bucket"], request.params["object"]
-    generations = world.objects.get(name, {}).get(obj, [])
-    wanted = request.arg("generation")
-    target = int(wanted) if wanted else (generations[-1] if generations else None)
-    if target not in generations:
-        return _error(404, "No such object: %s/%s" % (name, obj), "notFound")
-    generations.remove(target)
-    if not generations:
-        world.objects[name].pop(obj)
-    return 204, {}

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import itertools
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +33,54 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    body: Any
+    body: Any  # the JSON body, parsed; None for other bodies (see `raw`)
     params: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)  # names lowercased
+    raw: bytes = b""
+    base_url: str = "http://127.0.0.1"  # scheme://host:port the caller reached (its Host header)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[0] if values else default
+
+
+@dataclass
+class Media:
+    """A non-JSON answer, or one with headers of its own: object bytes (a memoryview is sent
+    without a copy), a resumable session's `Location`, a 308 with `Range`."""
+
+    status: int
+    data: bytes | memoryview
+    headers: dict[str, str]
+    content_type: str = "application/octet-stream"
+
+
+#: What a handler answers: (status, JSON body) or Media.
+Reply = Response | Media
+
+
+@dataclass
+class StoredObject:
+    """One generation of a Cloud Storage object."""
+
+    data: bytes
+    generation: int
+    content_type: str
+    crc32c: str  # base64 of the big-endian CRC32C, as the API spells it
+    created: str
+    live: bool = True  # False: a noncurrent version (versioned bucket, replaced or deleted)
+
+
+@dataclass
+class Upload:
+    """A resumable upload session: bytes received so far; the object appears when complete."""
+
+    bucket: str
+    name: str
+    content_type: str
+    total: int | None
+    crc32c: str | None
+    data: bytearray = field(default_factory=bytearray)
 
 
 def etag(value: Any) -> str:
@@ -62,6 +105,12 @@ class World:
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)
     bucket_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     objects: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # bucket -> name -> generations
+    object_data: dict[tuple[str, str, int], StoredObject] = field(default_factory=dict)  # (bucket, name, generation)
+    uploads: dict[str, Upload] = field(default_factory=dict)  # resumable sessions by upload_id
+    # OAuth: access token -> member ("serviceAccount:EMAIL"); service account email -> its keys'
+    # public halves (PEM), which the token endpoint checks JWT assertions against
+    access_tokens: dict[str, str] = field(default_factory=dict)
+    account_keys: dict[str, list[bytes]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
 
     def __post_init__(self) -> None:
@@ -86,6 +135,14 @@ class World:
 
     def next_id(self) -> int:
         return next(self._ids)
+
+    def issue_token(self, member: str) -> str:
+        """A bearer token that acts as `member` (e.g. "serviceAccount:x@p.iam.gserviceaccount.com"):
+        what a metadata server or the OAuth endpoint hands out. Object calls made with it are
+        checked against bucket IAM policies."""
+        token = f"ya29.fake-{uuid.uuid4().hex}"
+        self.access_tokens[token] = member
+        return token
 
     # ------------------------------------------------------------------ seeding helpers
     def add_image(self, project: str, name: str, features: list[str], *, family: bool = False) -> None:
