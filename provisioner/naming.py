@@ -195,6 +195,17 @@ def azure_identity(cluster: str) -> str:
     return f"rlcloud-{cluster}-identity"
 
 
+def azure_worker_identity(cluster: str) -> str:
+    """The learner's and samplers' identity: checkpoint storage only (never the head's)."""
+    return f"rlcloud-{cluster}-worker"
+
+
+def azure_data_resource_group(cluster: str) -> str:
+    """Where a storage account rlcloud creates lives: not the cluster's own group, which
+    `down` deletes whole, so checkpoints outlive the cluster."""
+    return f"rlcloud-{cluster}-data"
+
+
 def azure_tags(cluster: str) -> dict[str, str]:
     """Tags on every Azure resource rlcloud creates (and, through the node config, on Ray's VMs)."""
     return {TAG_KEY: cluster, MANAGED_TAG_KEY: "true"}

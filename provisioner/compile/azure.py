@@ -15,8 +15,9 @@ and its bootstrap would still run. The subclass keeps all of Ray's node logic, a
     for node types in the placement group), tags each NIC and public IP like its VM, and
     deletes the OS disk and NIC with the VM;
   - gives the identity in `provider.msi` (the autoscaler's role) to the head only: Ray's
-    template has one `msi` for every VM, and workers, which run model-generated code and
-    checkpoint to S3, need no Azure access;
+    template has one `msi` for every VM; workers, which run model-generated code, get
+    `provider.worker_msi` (checkpoint container only) when checkpoints go to az://, and
+    no identity otherwise;
   - skips Ray's bootstrap of NSG / VNet / identity: `up` made them (ids in `provider`);
   - never deletes shared resources on `ray down`: `rlcloud down` owns them.
 The provider's modules ship to the head through `file_mounts` (head_shipping.py).
@@ -24,9 +25,10 @@ The provider's modules ship to the head through `file_mounts` (head_shipping.py)
 
 from __future__ import annotations
 
-from typing import Any
+import shlex
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from provisioner import naming
 from provisioner.clouds.azure import head_shipping
@@ -49,6 +51,10 @@ class AzureRefs(BaseModel):
     identity_principal_id: str | None = None
     identity_client_id: str | None = None
     ppg_id: str | None = None
+    worker_identity_id: Annotated[str | None, Field(description="Resource id of the workers' identity (az:// checkpoints only).")] = None
+    worker_identity_client_id: Annotated[
+        str | None, Field(description="Its client id, exported as AZURE_CLIENT_ID by the workers' `ray start`.")
+    ] = None
 
 
 def resource_group(spec: AzureClusterSpec, refs: AzureRefs) -> str:
@@ -95,6 +101,10 @@ def provider_config(spec: AzureClusterSpec, refs: AzureRefs) -> dict[str, Any]:
         "nsg": refs.nsg_id or pending("network_security_group_id"),
         "subnet": refs.subnet_id or pending("subnet_id"),
     }
+    location = spec.storage.location
+    if location is not None and location.scheme == "az":
+        # Read by rlcloud's node provider: the identity worker VMs get instead of `msi`.
+        provider["worker_msi"] = refs.worker_identity_id or pending("worker_identity_id")
     return provider
 
 
@@ -111,6 +121,12 @@ def compile_azure(spec: AzureClusterSpec, ctx: CompileContext, refs: AzureRefs |
     # The autoscaler on the head runs rlcloud's node provider: ship it, install the Azure SDK
     # it needs, and put it on the import path of `ray start` (whose child the autoscaler is).
     ship_to_head(config, head_shipping.modules(), head_shipping.HEAD_PIP_PACKAGES, head_shipping.head_env(refs.identity_client_id))
+    if refs.worker_identity_client_id:
+        # DefaultAzureCredential on a worker picks the workers' identity by its client id.
+        export = f"export AZURE_CLIENT_ID={shlex.quote(refs.worker_identity_client_id)};"
+        config["worker_start_ray_commands"] = [
+            f"{export} {command}" if "ray start" in command else command for command in config["worker_start_ray_commands"]
+        ]
     for node in nodes:
         config["available_node_types"][node.ray_name] = node_type_entry(node, node_config(spec, node, refs))
     return config

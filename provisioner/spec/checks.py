@@ -57,7 +57,7 @@ def _location_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
 
 
 #: Clouds whose provisioner can create the checkpoint bucket (of the cloud's own scheme).
-CREATES_BUCKETS = ("aws", "gcp")
+CREATES_BUCKETS = ("aws", "gcp", "azure")
 
 
 def _storage_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
@@ -67,10 +67,20 @@ def _storage_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     problem = placement_issue(scheme, spec.cloud) if scheme else None
     if problem:
         issues.append(RuleIssue(("storage", "checkpoint_uri"), problem))
+    if spec.cloud == "azure" and scheme == "az" and not spec.node_groups:
+        # Only worker VMs get the identity that may write to the container (the head's holds
+        # the autoscaler role and no storage), and a head-only cluster runs its learner on the head.
+        issues.append(
+            RuleIssue(
+                ("storage", "checkpoint_uri"),
+                "az:// checkpoints are written by worker nodes (the head's identity has no storage access); "
+                "add node_groups, or checkpoint to s3:// on a head-only cluster",
+            )
+        )
     if storage.create_bucket:
         native = native_scheme(spec.cloud)
         if spec.cloud not in CREATES_BUCKETS:
-            makers = " and ".join(f"{cloud} ({native_scheme(cloud)}://)" for cloud in CREATES_BUCKETS)
+            makers = ", ".join(f"{cloud} ({native_scheme(cloud)}://)" for cloud in CREATES_BUCKETS)
             issues.append(RuleIssue(("storage", "create_bucket"), f"rlcloud can create buckets on {makers}, not on {spec.cloud}"))
         elif scheme != native:
             issues.append(

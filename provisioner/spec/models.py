@@ -154,7 +154,9 @@ class StorageSettings(SpecModel):
     create_bucket: Annotated[
         bool,
         Field(
-            description="Create the bucket (public access blocked, encrypted, versioned) if it does not exist. "
+            description="Create the bucket (public access blocked, encrypted, versioned) if it does not exist; on "
+            "Azure the storage account and container, in resource group rlcloud-<name>-data (or the spec's "
+            "resource_group), kept by `down` unless --purge-storage. "
             "A bucket rlcloud did not create is never modified or deleted.",
         ),
     ] = False
@@ -633,13 +635,14 @@ class GcpIdentity(SpecModel):
 
 
 class AzureIdentity(SpecModel):
-    """The managed identity the head runs as (worker VMs get none: they need no Azure access)."""
+    """The managed identity the head runs as. Worker VMs never get it: with az:// checkpoints they
+    get rlcloud-<name>-worker (the checkpoint container only), otherwise no identity."""
 
     managed_identity: Annotated[
         str | None,
         Field(
             description="Resource id of an existing user-assigned managed identity for the head. Default: rlcloud "
-            "creates one whose role is scoped to the cluster's resource group. Worker VMs get no identity.",
+            "creates one whose role is scoped to the cluster's resource group. Worker VMs never get it.",
             pattern=r"(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$",
         ),
     ] = None
@@ -744,7 +747,7 @@ class AzureClusterSpec(_CloudClusterSpec):
     region: Annotated[str, Field(description="Azure location, e.g. eastus.")]
     zone: Annotated[str | None, Field(description="Availability zone '1', '2' or '3' (optional).")] = None
     network: Annotated[AzureNetwork, Field(description="NSG, VNet, accelerated networking and placement.")]
-    identity: Annotated[AzureIdentity, Field(description="Managed identity of the head node (workers get none).")] = AzureIdentity()
+    identity: Annotated[AzureIdentity, Field(description="Managed identity of the head node (workers get their own, storage only, or none).")] = AzureIdentity()
 
     @model_validator(mode="after")
     def _vnet_needs_its_group(self) -> AzureClusterSpec:

@@ -34,16 +34,20 @@ def test_plan_up_reup_down_leaves_nothing(azure: AzureSubscription, which: str) 
     assert set(first.values()) == {"create"} and f"resource_group {rg}" in first
 
     up(spec)
-    group = azure.one(GROUP)
-    assert group["name"] == rg and group["tags"] == {"rlcloud-cluster": cluster, "rlcloud-managed": "true"}
-    for kind in (NSG, VNET, IDENTITY):
+    group = next(g for g in azure.arm.of_type(GROUP) if g["name"] == rg)
+    assert group["tags"] == {"rlcloud-cluster": cluster, "rlcloud-managed": "true"}
+    for kind in (NSG, VNET):
         assert azure.one(kind)["tags"]["rlcloud-cluster"] == cluster
+    identities = {i["name"]: i for i in azure.arm.of_type(IDENTITY)}
+    blob = "checkpoint_uri: az://" in text  # the workers get an identity of their own
+    assert set(identities) == {f"rlcloud-{cluster}-identity", *([f"rlcloud-{cluster}-worker"] if blob else [])}
+    assert all(i["tags"]["rlcloud-cluster"] == cluster for i in identities.values())
     wants_ppg = "placement: proximity" in text
     assert len(azure.arm.of_type(PPG)) == (1 if wants_ppg else 0)
     assert stat.S_IMODE((naming.state_dir(cluster) / "ssh_key").stat().st_mode) == 0o600
 
     provider = ray_config(cluster)["provider"]
-    assert provider["nsg"] == azure.one(NSG)["id"] and provider["msi"] == azure.one(IDENTITY)["id"]
+    assert provider["nsg"] == azure.one(NSG)["id"] and provider["msi"] == identities[f"rlcloud-{cluster}-identity"]["id"]
     assert provider["subnet"] == azure.one(VNET)["properties"]["subnets"][0]["id"]
 
     assert set(plan_actions(spec).values()) == {"keep"}
@@ -53,6 +57,11 @@ def test_plan_up_reup_down_leaves_nothing(azure: AzureSubscription, which: str) 
 
     result = down(spec)
     assert "nothing of it is left" in result.text
+    if "create_bucket: true" in text:  # the checkpoints outlive the cluster, until purged
+        assert "checkpoints kept" in result.text
+        assert {r.split("/")[4] for r in azure.arm.everything()} == {f"rlcloud-{cluster}-data"}
+        purged = run_cli("down", str(spec), "--yes", "--purge-storage")
+        assert purged.code == 0, purged.text
     assert azure.arm.everything() == []
     state = load_state(cluster)
     assert state is not None and state.status == "down" and state.resources == []

@@ -244,3 +244,50 @@ def test_the_shipped_provider_imports_on_a_head_without_rlcloud(tmp_path: Path) 
     result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(str(home))
+
+
+def test_with_blob_checkpoints_workers_get_the_worker_identity_and_never_the_heads(azure: AzureSubscription) -> None:
+    text = AZURE + "storage:\n  checkpoint_uri: az://tazckpt/runs/exp1\n  create_bucket: true\n"
+    up(azure.spec(text))
+    provider, config = _ray_provider("t-azure")
+    head_msi, worker_msi = config["provider"]["msi"], config["provider"]["worker_msi"]
+    assert head_msi != worker_msi and worker_msi.endswith("/userAssignedIdentities/rlcloud-t-azure-worker")
+
+    nodes = {t: _vm(azure, _launch(provider, config, t)) for t in ("ray.head.default", "learner", "sampler")}
+    assert nodes["ray.head.default"]["identity"]["userAssignedIdentities"] == {head_msi: {}}
+    for node_type in ("learner", "sampler"):
+        assert nodes[node_type]["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {worker_msi: {}}}, node_type
+    # What was sent: the head's deployment names the head's identity only, each worker's the
+    # worker identity only.
+    for deployment in azure.arm.of_type("Microsoft.Resources/deployments"):
+        sent = json.dumps(deployment["properties"]["parameters"])
+        head = deployment["name"].startswith("ray-t-azure-head-")
+        assert (head_msi in sent, worker_msi in sent) == (head, not head), deployment["name"]
+
+    down(azure.spec(text))
+    assert sorted(r.split("/")[-1] for r in azure.arm.everything()) == sorted(["rlcloud-t-azure-data", "tazckpt", "default", "runs"])
+
+
+def test_a_deployment_that_is_not_the_heads_never_gets_the_head_identity() -> None:
+    """Fail closed: a body without the head's tag, whose identity cannot be swapped cleanly
+    (the head's id also appears elsewhere), gets no identity rather than the head's."""
+    from provisioner.clouds.azure import vm_template
+
+    head_msi = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/head"
+    template = {
+        "parameters": {"msi": {"type": "string"}, "note": {"type": "string"}},
+        "resources": [
+            {
+                "type": "Microsoft.Compute/virtualMachines",
+                "identity": {"type": "UserAssigned", "userAssignedIdentities": {"[parameters('msi')]": {}}},
+                "properties": {"storageProfile": {"osDisk": {}}, "networkProfile": {"networkInterfaces": []}, "userData": "[parameters('note')]"},
+            }
+        ],
+    }
+    body = {"properties": {"template": template, "parameters": {"msi": {"value": head_msi}, "note": {"value": head_msi}}}}
+    out = vm_template.extend_deployment(body, with_identity=False, worker_identity="/x/worker")
+    assert "identity" not in out["properties"]["template"]["resources"][0]
+    assert "msi" not in out["properties"]["parameters"]
+    clean = {"properties": {"template": template, "parameters": {"msi": {"value": head_msi}, "note": {"value": "hi"}}}}
+    swapped = vm_template.extend_deployment(clean, with_identity=False, worker_identity="/x/worker")
+    assert swapped["properties"]["parameters"]["msi"] == {"value": "/x/worker"} and head_msi not in json.dumps(swapped)

@@ -175,7 +175,14 @@ def test_storage_rules() -> None:
     _, path, message = one_issue(AWS.replace("s3://t-aws-ckpt/runs", "s3://Bad_Bucket/x"))
     assert path == "storage.checkpoint_uri" and "not a valid bucket name" in message
     _, path, message = one_issue(AZURE + "storage:\n  checkpoint_uri: s3://b-1/p\n  create_bucket: true\n")
-    assert path == "storage.create_bucket" and "not on azure" in message
+    assert path == "storage.create_bucket" and "create_bucket on azure needs a az:// checkpoint_uri" in message
+    spec = load_spec_text(AZURE + "storage:\n  checkpoint_uri: az://rlckpt/runs/a\n  create_bucket: true\n")
+    assert spec.storage.create_bucket and spec.storage.location.account == "rlckpt"  # type: ignore[union-attr]
+    head_only = AZURE.split("node_groups:")[0] + "head:\n  accelerators: H100:8\nstorage:\n  checkpoint_uri: az://rlckpt/runs\n"
+    _, path, message = one_issue(head_only)
+    assert path == "storage.checkpoint_uri" and "written by worker nodes" in message
+    _, path, message = one_issue(LOCAL + "storage:\n  checkpoint_uri: file:///tmp/c\n  create_bucket: true\n")
+    assert path == "storage.create_bucket" and "azure (az://)" in message and "not on local" in message
     _, path, message = one_issue(LOCAL + "storage:\n  checkpoint_uri: ftp://x/y\n")
     assert "unsupported scheme" in message
 

@@ -4,11 +4,14 @@
   resource group -> (your subnet, read for its prefix) -> NSG -> VNet + subnet behind the NSG
   -> proximity placement group (when a group asks for placement) -> managed identity
   -> custom autoscaler role (assignable in the group only) -> its assignment to the identity
+  -> (az:// checkpoints) the storage account and container (create_bucket), the workers'
+  identity, its Storage Blob Data Contributor role on the container, and the head's right
+  to assign that identity (storage.py)
   -> (a cluster launched before workers went without one) the identity off its worker VMs.
 Ray's VMs come later, from `ray up`, through rlcloud's node provider (ray_node_provider.py),
 which puts every node behind the NSG and in the placement group, and gives the identity to
-the head only: workers run model-generated code and need no Azure access (they checkpoint
-to S3).
+the head only: workers run model-generated code; they get the workers' identity (checkpoint
+container only) when checkpoints go to az://, and no identity otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from provisioner.clouds.azure.head import head_address
 from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.clouds.azure.resources import AzureResources, subnet_prefix
 from provisioner.clouds.azure.sdk_clients import ArmClients
+from provisioner.clouds.azure.storage import StorageSteps
 from provisioner.clouds.azure.teardown import AzureTeardown
 from provisioner.clouds.base import ProvisionContext
 from provisioner.compile.azure import AzureRefs
@@ -45,6 +49,9 @@ class AzureProvisioner:
         steps = AzureResources(layout, clients)
         run = Converger(ctx=ctx, apply=apply, region=layout.location)
 
+        # Checkpoint storage first: a user's account or container that is missing, or an account
+        # name taken elsewhere, fails before anything of the cluster is made.
+        account_id = self._storage(run, layout, StorageSteps(layout, clients))
         group = run.ensure(steps.resource_group())
         if layout.owns_vnet:
             prefix = layout.address_space
@@ -58,6 +65,7 @@ class AzureProvisioner:
         identity_props = (identity or {}).get("properties") or {}
         run.ensure(steps.role_definition())
         run.ensure(steps.role_assignment(identity_props.get("principalId")))
+        worker = self._worker_identity(run, layout, steps, account_id, identity_props.get("principalId"))
         if group is not None:
             with azure_errors(f"list the VMs of {layout.resource_group}"):
                 carrying = worker_identity.workers_carrying(layout, clients)
@@ -72,8 +80,61 @@ class AzureProvisioner:
             identity_principal_id=identity_props.get("principalId"),
             identity_client_id=identity_props.get("clientId"),
             ppg_id=((ppg or {}).get("id") or layout.ppg_id) if layout.ppg else None,
+            worker_identity_id=(worker or {}).get("id") or layout.worker_identity_id,
+            worker_identity_client_id=((worker or {}).get("properties") or {}).get("clientId"),
         )
         return run, refs
+
+    @staticmethod
+    def _storage(run: Converger, layout: AzureLayout, store: StorageSteps) -> str | None:
+        """az:// checkpoints: the account and its container, made when create_bucket says so,
+        else the user's, read; returns the account's id (None without az:// checkpoints)."""
+        if layout.storage_account is None:
+            return None
+        if layout.creates_storage:
+            if layout.owns_data_group:
+                run.ensure(store.data_group())
+            account = run.ensure(store.account())
+            account_id = str((account or {}).get("id") or layout.storage_account_id(str(layout.data_resource_group)))
+            run.ensure(store.blob_service(account_id))
+        else:
+            account_id = str((run.ensure(store.user_account()) or {}).get("id"))
+        run.ensure(store.container(account_id))
+        return account_id
+
+    @staticmethod
+    def _worker_identity(run: Converger, layout: AzureLayout, steps: AzureResources, account_id: str | None, head_principal: str | None) -> dict | None:
+        """The workers' identity, its role on the checkpoint container, and the head's right
+        to give that identity to the VMs it launches (Azure requires `assign` for that)."""
+        if layout.worker_identity is None or account_id is None:
+            return None
+        worker = run.ensure(steps.worker_identity())
+        principal = ((worker or {}).get("properties") or {}).get("principalId")
+        scope = layout.container_scope(account_id, str(layout.container))
+        run.ensure(
+            steps.role_assignment(
+                principal,
+                scope=scope,
+                guid=layout.storage_assignment_guid(scope),
+                role_id=layout.storage_role_id,
+                label=f"Storage-Blob-Data-Contributor -> {layout.worker_identity}",
+                detail=f"scope: container {layout.storage_account}/{layout.container}",
+                description="rlcloud: the cluster's workers write checkpoints",
+            )
+        )
+        worker_id = str(layout.worker_identity_id)
+        run.ensure(
+            steps.role_assignment(
+                head_principal,
+                scope=worker_id,
+                guid=layout.worker_assign_guid,
+                role_id=layout.identity_operator_role_id,
+                label=f"Managed-Identity-Operator -> {layout.identity or 'head identity'}",
+                detail=f"scope: identity {layout.worker_identity} (the head launches workers with it)",
+                description="rlcloud: the head gives the workers their identity",
+            )
+        )
+        return worker
 
     # ------------------------------------------------------------------ verbs
     def plan_up(self, ctx: ProvisionContext) -> list[PlannedResource]:
@@ -86,13 +147,13 @@ class AzureProvisioner:
 
     def plan_down(self, ctx: ProvisionContext, purge_storage: bool) -> list[PlannedResource]:
         layout, clients = self._setup(ctx)
-        return AzureTeardown(layout, clients).plan()
+        return AzureTeardown(layout, clients, purge_storage).plan()
 
     def destroy(self, ctx: ProvisionContext, purge_storage: bool) -> list[str]:
         layout, clients = self._setup(ctx)
         ctx.progress.step(f"deleting the Azure resources of {layout.cluster} in {layout.resource_group}")
         with azure_errors(f"delete the resources of cluster {layout.cluster}"):
-            left = AzureTeardown(layout, clients).destroy()
+            left = AzureTeardown(layout, clients, purge_storage).destroy()
         ctx.state.resources = [r for r in ctx.state.resources if any(r.id in line for line in left)]
         ctx.save()
         return left

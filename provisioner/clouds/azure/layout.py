@@ -18,6 +18,10 @@ NETWORK = "Microsoft.Network"
 COMPUTE = "Microsoft.Compute"
 MSI = "Microsoft.ManagedIdentity"
 AUTHZ = "Microsoft.Authorization"
+STORAGE = "Microsoft.Storage"
+# Built-in roles (the same GUID in every tenant).
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,22 @@ class AzureLayout:
     identity: str | None  # None when the spec brings its own identity
     user_identity_id: str | None
     use_internal_ips: bool
+    # Checkpoints on Azure Blob (az://ACCOUNT/CONTAINER/...): the workers' identity and its
+    # storage. None / False when the checkpoints go elsewhere (workers then get no identity).
+    worker_identity: str | None = None
+    storage_account: str | None = None
+    container: str | None = None
+    creates_storage: bool = False  # storage.create_bucket: rlcloud makes account + container
+    data_resource_group: str | None = None  # the account's group when rlcloud creates it
+    owns_data_group: bool = False  # rlcloud creates that group (no resource_group in the spec)
 
     @classmethod
     def from_spec(cls, spec: AzureClusterSpec) -> "AzureLayout":
         placed = tuple(node.group for node in resolve_nodes(spec) if node.placement)
         net = spec.network
+        where = spec.storage.location
+        blob = where if where is not None and where.scheme == "az" else None
+        creates = blob is not None and spec.storage.create_bucket
         return cls(
             cluster=spec.name,
             subscription_id=spec.subscription_id,
@@ -60,6 +75,14 @@ class AzureLayout:
             identity=None if spec.identity.managed_identity else naming.azure_identity(spec.name),
             user_identity_id=spec.identity.managed_identity,
             use_internal_ips=net.use_internal_ips,
+            worker_identity=naming.azure_worker_identity(spec.name) if blob else None,
+            storage_account=blob.account if blob else None,
+            container=blob.bucket if blob else None,
+            creates_storage=creates,
+            # A group the user named is never deleted, so the account may live there; else
+            # a group of its own, since the cluster's group is deleted whole by `down`.
+            data_resource_group=(spec.resource_group or naming.azure_data_resource_group(spec.name)) if creates else None,
+            owns_data_group=creates and spec.resource_group is None,
         )
 
     # ------------------------------------------------------------------ ids
@@ -96,6 +119,38 @@ class AzureLayout:
             return self.user_identity_id
         assert self.identity is not None
         return self.resource_id(MSI, "userAssignedIdentities", self.identity)
+
+    @property
+    def worker_identity_id(self) -> str | None:
+        return self.resource_id(MSI, "userAssignedIdentities", self.worker_identity) if self.worker_identity else None
+
+    # ------------------------------------------------------------------ checkpoint storage
+    @property
+    def data_rg_id(self) -> str | None:
+        return f"{self.subscription_scope}/resourceGroups/{self.data_resource_group}" if self.data_resource_group else None
+
+    def storage_account_id(self, resource_group: str) -> str:
+        return f"{self.subscription_scope}/resourceGroups/{resource_group}/providers/{STORAGE}/storageAccounts/{self.storage_account}"
+
+    @staticmethod
+    def container_scope(account_id: str, container: str) -> str:
+        return f"{account_id}/blobServices/default/containers/{container}"
+
+    def storage_assignment_guid(self, container_scope: str) -> str:
+        return naming.azure_guid("storage-assignment", container_scope, self.cluster)
+
+    @property
+    def storage_role_id(self) -> str:
+        return f"{self.subscription_scope}/providers/{AUTHZ}/roleDefinitions/{STORAGE_BLOB_DATA_CONTRIBUTOR}"
+
+    @property
+    def identity_operator_role_id(self) -> str:
+        return f"{self.subscription_scope}/providers/{AUTHZ}/roleDefinitions/{MANAGED_IDENTITY_OPERATOR}"
+
+    @property
+    def worker_assign_guid(self) -> str:
+        """The head's right to give the worker identity to the VMs it launches."""
+        return naming.azure_guid("worker-identity-operator", self.rg_id, self.cluster)
 
     # ------------------------------------------------------------------ RBAC
     @property

@@ -1,5 +1,5 @@
 """rlcloud's Ray node provider for Azure: Ray's AzureNodeProvider with rlcloud's network,
-identity (the head's only: workers get none) and placement. Ray loads it through `provider: {type: external, module: ...}`, on the
+identity (the head's to the head only: workers get `provider.worker_msi`, or none) and placement. Ray loads it through `provider: {type: external, module: ...}`, on the
 operator's machine for `ray up` / `ray down` and on the head for autoscaling.
 
 Why a subclass (rather than our own ARM templates, or Ray's provider as is):
@@ -47,25 +47,27 @@ def _is_head(parameters: dict[str, Any]) -> bool:
 
 class _Deployments:
     """Ray's `resource_client.deployments`, extending each VM template as it is deployed: only
-    the head gets the cluster's identity (the autoscaler's role); workers get none."""
+    the head gets the cluster's identity (the autoscaler's role); workers get the workers'
+    identity (checkpoint storage only) when the cluster has one, else none."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, worker_identity: str | None = None) -> None:
         self._inner = inner
+        self._worker_identity = worker_identity
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def begin_create_or_update(self, resource_group_name: str, deployment_name: str, parameters: Any, **kwargs: Any) -> Any:
-        extended = vm_template.extend_deployment(parameters, with_identity=_is_head(parameters))
+        extended = vm_template.extend_deployment(parameters, with_identity=_is_head(parameters), worker_identity=self._worker_identity)
         return self._inner.begin_create_or_update(resource_group_name, deployment_name, extended, **kwargs)
 
 
 class _ResourceClient:
     """Ray's `resource_client` with its deployments extended; everything else as is."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, worker_identity: str | None = None) -> None:
         self._inner = inner
-        self.deployments = _Deployments(inner.deployments)
+        self.deployments = _Deployments(inner.deployments, worker_identity)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -81,7 +83,7 @@ class RlcloudAzureNodeProvider(AzureNodeProvider):
         clients = sdk_clients.ArmClients(provider_config["subscription_id"])
         self.compute_client = clients.compute()
         self.network_client = clients.network()
-        self.resource_client = _ResourceClient(clients.resource())
+        self.resource_client = _ResourceClient(clients.resource(), provider_config.get("worker_msi"))
         self.cache_stopped_nodes = provider_config.get("cache_stopped_nodes", True)
         self.lock = RLock()
         self.cached_nodes: dict[str, Any] = {}

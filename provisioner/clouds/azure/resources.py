@@ -153,9 +153,10 @@ class AzureResources:
             missing_hint="identity.managed_identity must be the resource id of an existing user-assigned identity",
         )
 
-    def identity(self) -> Step:
+    def identity(self, name: str | None = None, detail: str = "the head's identity") -> Step:
+        """A user-assigned identity rlcloud makes: the head's (default) or another by name."""
         identities = self.clients.identity().user_assigned_identities
-        name = self.layout.identity
+        name = name or self.layout.identity
         assert name is not None
         return Step(
             "managed_identity",
@@ -163,7 +164,7 @@ class AzureResources:
             lambda: get_or_none(lambda: identities.get(self._rg, name)),
             put=lambda: rest_json(identities.create_or_update(self._rg, name, self._tracked())),
             owned=self._owned,
-            detail="the nodes' identity",
+            detail=detail,
         )
 
     def role_definition(self) -> Step:
@@ -179,34 +180,52 @@ class AzureResources:
             detail=f"{len(role.AUTOSCALER_ACTIONS)} autoscaler actions, assignable in {layout.resource_group} only",
         )
 
-    def role_assignment(self, principal_id: str | None) -> Step:
+    def worker_identity(self) -> Step:
+        return self.identity(self.layout.worker_identity, "the workers' identity: checkpoint container only")
+
+    def role_assignment(
+        self,
+        principal_id: str | None,
+        *,
+        scope: str | None = None,
+        guid: str | None = None,
+        role_id: str | None = None,
+        label: str | None = None,
+        detail: str | None = None,
+        description: str = "rlcloud: the cluster's Ray autoscaler",
+    ) -> Step:
+        """An assignment of `role_id` (default: the autoscaler role) to `principal_id` at
+        `scope` (default: the cluster's group), named by a deterministic `guid`."""
         assignments = self.clients.authorization().role_assignments
         layout = self.layout
+        scope = scope or layout.rg_id
+        guid = guid or layout.role_assignment_guid
+        role_id = role_id or layout.role_definition_id
         pause = min(self.clients.settings.polling_interval_s, 10.0)
 
         def put() -> ArmJson:
             assert principal_id is not None
-            body = role.role_assignment_body(layout.role_definition_id, principal_id)
-            existing = get_or_none(lambda: assignments.get(layout.rg_id, layout.role_assignment_guid))
+            body = role.role_assignment_body(role_id, principal_id, description)
+            existing = get_or_none(lambda: assignments.get(scope, guid))
             if existing is not None:  # assignments are immutable: replace one for an old identity
-                assignments.delete(layout.rg_id, layout.role_assignment_guid)
-            return rest_json(retry_while_replicating(lambda: assignments.create(layout.rg_id, layout.role_assignment_guid, body), pause))
+                assignments.delete(scope, guid)
+            return rest_json(retry_while_replicating(lambda: assignments.create(scope, guid, body), pause))
 
         def drift(existing: ArmJson) -> str | None:
             props = existing.get("properties") or {}
             if principal_id is not None and props.get("principalId") != principal_id:
                 return "for a previous identity; replace"
-            if str(props.get("roleDefinitionId", "")).lower() != layout.role_definition_id.lower():
+            if str(props.get("roleDefinitionId", "")).lower() != role_id.lower():
                 return "other role; replace"
-            if str(props.get("scope", layout.rg_id)).lower() != layout.rg_id.lower():
+            if str(props.get("scope", scope)).lower() != scope.lower():
                 return "other scope; replace"
             return None
 
         return Step(
             "role_assignment",
-            f"{layout.role_name} -> {layout.identity}",
-            lambda: get_or_none(lambda: assignments.get(layout.rg_id, layout.role_assignment_guid)),
+            label or f"{layout.role_name} -> {layout.identity}",
+            lambda: get_or_none(lambda: assignments.get(scope, guid)),
             put=put,
             drift=drift,
-            detail=f"scope: resource group {layout.resource_group}",
+            detail=detail or f"scope: resource group {layout.resource_group}",
         )

@@ -1,6 +1,7 @@
 """The role the cluster's managed identity gets: exactly what Ray's Azure autoscaler does, on
-the cluster's resource group only. Only the head carries that identity; workers carry none
-(vm_template.py), so nothing a worker runs can call Azure at all.
+the cluster's resource group only. Only the head carries that identity; workers carry none,
+or (az:// checkpoints) one of their own that can touch the checkpoint container only
+(vm_template.py), so nothing a worker runs can call the management API.
 
 Why a custom role rather than built-ins. Ray's own bootstrap assigns Contributor on the group,
 which lets anything on the cluster (and Ray's Jobs API runs any command it is sent) rewrite
@@ -10,9 +11,12 @@ gives every node one) and Network Contributor can rewrite NSGs. So the role list
 the autoscaler makes (node_provider.py: deploy a VM template; read, tag, stop, start and delete
 VMs with their NICs, public IPs and disks) and nothing else:
   - no NSG / VNet writes: nothing on the cluster can widen its own firewall;
-  - no role or identity writes: it cannot grant itself more; and no identity `assign`:
-    the workers it launches get no identity, so it cannot hand its own to a VM it makes;
-  - no storage: checkpoints on Azure clusters go to S3 with credentials the job brings;
+  - no role or identity writes: it cannot grant itself more; and no identity `assign`, so
+    it cannot hand its own identity to a VM it makes. When checkpoints go to Azure Blob,
+    the head also holds the built-in Managed Identity Operator on the workers' identity
+    alone (storage.py), which lets it launch workers carrying that identity and no other;
+  - no storage: the head never reads or writes checkpoints; the workers' identity holds
+    Storage Blob Data Contributor on the checkpoint container only (storage.py);
   - assignable only at the cluster's resource group, assigned only there.
 The operator needs to be allowed to create it (Owner or User Access Administrator on the
 group); the error hints say so when Azure refuses.
@@ -85,7 +89,7 @@ def role_definition_drift(existing: dict[str, Any], scope: str) -> str | None:
     return ", ".join(changes) or None
 
 
-def role_assignment_body(role_definition_id: str, principal_id: str) -> dict[str, Any]:
+def role_assignment_body(role_definition_id: str, principal_id: str, description: str = "rlcloud: the cluster's Ray autoscaler") -> dict[str, Any]:
     return {
         "properties": {
             "roleDefinitionId": role_definition_id,
@@ -93,6 +97,6 @@ def role_assignment_body(role_definition_id: str, principal_id: str) -> dict[str
             # Naming the principal type lets Azure accept a just-created identity before
             # Azure AD has replicated it (otherwise: PrincipalNotFound for a minute or so).
             "principalType": "ServicePrincipal",
-            "description": "rlcloud: the cluster's Ray autoscaler",
+            "description": description,
         }
     }

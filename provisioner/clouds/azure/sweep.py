@@ -55,7 +55,9 @@ def inventory(layout: AzureLayout, clients: ArmClients) -> list[Found]:
     found = []
     for item in listed:
         resource = rest_json(item)
-        if layout.is_ours(resource):
+        # Checkpoint storage is not the cluster's to sweep: teardown.py deletes it on
+        # --purge-storage only (it may sit in a resource group the user named).
+        if layout.is_ours(resource) and str(resource["type"]).lower() != "microsoft.storage/storageaccounts":
             found.append(Found(id=str(resource["id"]), name=str(resource["name"]), type=str(resource["type"]).lower()))
     return sorted(found, key=lambda f: (f.order, f.name))
 

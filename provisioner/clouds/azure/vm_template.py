@@ -8,9 +8,12 @@ it, and changed in four ways:
     its NIC and public IP, so `rlcloud down` finds them by tag even if Ray's own cleanup of a
     node was interrupted;
   - deleteOption=Delete on the OS disk and NIC: deleting the VM deletes them with it;
-  - for workers, no identity at all. Ray's template gives every VM the one identity in
-    `provider.msi` (the head's, which holds the autoscaler role); workers run model-generated
-    code and checkpoint to S3 with credentials the job brings, so they need no Azure access.
+  - for workers, never the head's identity. Ray's template gives every VM the one identity
+    in `provider.msi` (the head's, which holds the autoscaler role); workers run
+    model-generated code. With az:// checkpoints they get the workers' identity
+    (`provider.worker_msi`, checkpoint container only) as the value of the parameters only
+    the identity uses; should that swap not be clean (the head's id still in the body), or
+    without a worker identity, they get no identity at all:
     The `identity` of every resource is dropped, and so is each parameter only it used (Ray
     passes `msi` for every VM; ARM rejects a value for a parameter the template lacks).
     Written against what the template says, not its exact text: a renamed parameter or a
@@ -74,10 +77,45 @@ def extend_template(template: dict[str, Any], with_ppg: bool, with_identity: boo
     return template
 
 
-def extend_deployment(parameters: dict[str, Any], with_identity: bool) -> dict[str, Any]:
+def _identity_parameters(template: dict[str, Any]) -> set[str]:
+    """Lower-cased names of the parameters only the resources' identities use."""
+    identities = [resource["identity"] for resource in template["resources"] if "identity" in resource]
+    return _referenced(identities) - _referenced({k: v for k, v in template.items() if k not in ("parameters", "resources")}) - _referenced(
+        [{k: v for k, v in resource.items() if k != "identity"} for resource in template["resources"]]
+    )
+
+
+def with_worker_identity(parameters: dict[str, Any], worker_identity: str) -> dict[str, Any] | None:
+    """The deployment with `worker_identity` as the value of every parameter only the VM's
+    identity uses (Ray's `msi`), or None when that cannot be done safely: no such parameter,
+    or a value it replaced still appears in the body. The caller then gives no identity."""
+    props = parameters["properties"]
+    values = dict(props.get("parameters") or {})
+    names = _identity_parameters(props["template"])
+    present = [name for name in values if name.lower() in names]
+    if not present:
+        return None
+    replaced = {json.dumps(values[name]["value"]) for name in present if isinstance(values[name], dict) and "value" in values[name]}
+    values.update({name: {"value": worker_identity} for name in present})
+    body = {**parameters, "properties": {**props, "parameters": values}}
+    text = json.dumps(body).lower()
+    if any(old.lower() in text and old != json.dumps(worker_identity) for old in replaced):
+        return None
+    return body
+
+
+def extend_deployment(parameters: dict[str, Any], with_identity: bool, worker_identity: str | None = None) -> dict[str, Any]:
     """The body of a VM deployment Ray's provider built, with the template extended to take the
-    parameters the node config passed; `with_identity` False (workers) also drops the values
-    of the parameters only the identity used."""
+    parameters the node config passed. `with_identity` False (workers): the VM gets
+    `worker_identity` instead of the one Ray passed (the head's) when there is one and it can
+    be swapped in safely, and no identity at all otherwise (the parameters only the
+    identity used are dropped with their values)."""
+    if not with_identity and worker_identity:
+        swapped = with_worker_identity(parameters, worker_identity)
+        if swapped is not None:
+            props = swapped["properties"]
+            template = extend_template(props["template"], PPG_PARAMETER in (props.get("parameters") or {}), True)
+            return {**swapped, "properties": {**props, "template": template}}
     props = parameters["properties"]
     values = dict(props.get("parameters") or {})
     template = extend_template(props["template"], PPG_PARAMETER in values, with_identity)

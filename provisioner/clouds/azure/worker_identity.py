@@ -18,7 +18,7 @@ from provisioner.clouds.azure.head import NODE_KIND_HEAD, TAG_RAY_CLUSTER_NAME, 
 from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.clouds.azure.sdk_clients import ArmClients
 
-DRIFT = "take off the cluster's identity: workers run without one"
+DRIFT = "take off the cluster's identity: workers never carry the head's"
 
 
 def _user_assigned(vm: ArmJson) -> dict[str, Any]:

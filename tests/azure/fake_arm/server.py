@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from tests.azure.fake_arm.errors import ArmError
-from tests.azure.fake_arm.store import ArmStore, not_found_for
+from tests.azure.fake_arm.store import BUILTIN_ROLES, ArmStore, not_found_for
 from tests.azure.fake_arm.template import TemplateError
 from tests.support.http_fake import HttpFake, HttpReply, HttpRequest, ServedFake
 
@@ -33,7 +33,9 @@ _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourcegroups/(?P<rg>[^/]+)"
 ROUTES = [
     ("authz", re.compile(r"(?i)^(?P<scope>.*)/providers/microsoft\.authorization/(?P<kind>roledefinitions|roleassignments)(?:/(?P<name>[^/]+))?$")),
+    ("subscription_resources", re.compile(r"(?i)^" + _SUB + r"/resources$")),
     ("group", re.compile(r"(?i)^" + _RG + r"$")),
+    ("storage_child", re.compile(r"(?i)^(?P<parent>" + _RG + r"/providers/microsoft\.storage/storageaccounts/[^/]+)/(?P<path>blobservices/default(?:/containers/[^/]+)?)$")),
     ("group_resources", re.compile(r"(?i)^" + _RG + r"/resources$")),
     ("deployment", re.compile(r"(?i)^" + _RG + r"/providers/microsoft\.resources/deployments/(?P<name>[^/]+)$")),
     ("collection", re.compile(r"(?i)^" + _RG + r"/providers/(?P<ns>[^/]+)/(?P<kind>[^/]+)$")),
@@ -197,7 +199,7 @@ class FakeArm(ServedFake):
 
     def _group_resources(self, method: str, m: dict[str, str], query: dict[str, str], body: dict[str, Any]) -> Response:
         group = self.store.require_group(m["sub"], m["rg"])
-        items = [r for r in self.store.in_group(m["sub"], group["name"]) if r["type"] != "Microsoft.Resources/deployments"]
+        items = [r for r in self.store.in_group(m["sub"], group["name"]) if r["type"] != "Microsoft.Resources/deployments" and r["type"].count("/") == 1]
         text = query.get("$filter", "")
         for key, value in re.findall(r"(tagName|tagValue|resourceType) eq '([^']*)'", text):
             if key == "tagName":
@@ -208,6 +210,30 @@ class FakeArm(ServedFake):
                 items = [r for r in items if r["type"].lower() == value.lower()]
         listed = [{k: r[k] for k in ("id", "name", "type", "location", "tags") if k in r} for r in items]
         return 200, {}, {"value": listed}
+
+    def _subscription_resources(self, method: str, m: dict[str, str], query: dict[str, str], body: dict[str, Any]) -> Response:
+        prefix = f"/subscriptions/{m['sub']}/resourcegroups/"
+        items = [r for k, r in self.store.resources.items() if k.startswith(prefix) and len(k.split("/")) == 9 and r["type"] != "Microsoft.Resources/deployments"]
+        text = query.get("$filter", "")
+        for key, value in re.findall(r"(resourceType|name) eq '([^']*)'", text):
+            field = "type" if key == "resourceType" else "name"
+            items = [r for r in items if str(r.get(field, "")).lower() == value.lower()]
+        return 200, {}, {"value": [{k: r[k] for k in ("id", "name", "type", "location", "tags") if k in r} for r in items]}
+
+    def _storage_child(self, method: str, m: dict[str, str], query: dict[str, str], body: dict[str, Any]) -> Response:
+        self.store.require_group(m["sub"], m["rg"])
+        rid = f"{m['parent']}/{m['path']}"
+        if method == "PUT":
+            child, created = self.store.put_child(m["parent"], m["path"], body)
+            return (201 if created else 200), {}, child
+        found = self.store.get(rid)
+        if method == "DELETE":
+            if found is not None:
+                self.store.delete_resource(rid)
+            return 200, {}, None
+        if found is None:
+            raise not_found_for(rid)
+        return 200, {}, found
 
     def _collection(self, method: str, m: dict[str, str], query: dict[str, str], body: dict[str, Any]) -> Response:
         group = self.store.require_group(m["sub"], m["rg"])
@@ -285,6 +311,8 @@ class FakeArm(ServedFake):
                 removed = store.delete_role_definition(name)
                 return (200, {}, removed) if removed else (204, {}, None)
             found = store.role_definitions.get(name.lower())
+            if found is None and name.lower() in BUILTIN_ROLES:
+                found = {"id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{name}", "name": name, "type": "Microsoft.Authorization/roleDefinitions", "properties": {"roleName": BUILTIN_ROLES[name.lower()], "type": "BuiltInRole"}}
             if found is None:
                 raise ArmError(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{name}' does not exist.")
             return 200, {}, found

@@ -19,6 +19,12 @@ from tests.azure.fake_arm.errors import ArmError, bad_request, group_not_found, 
 Json = dict[str, Any]
 TENANT_ID = "72f988bf-0000-0000-0000-000000000001"
 SERVICE_TAGS = {"*", "virtualnetwork", "internet", "azureloadbalancer"}
+# Built-in roles every tenant has (by GUID), the ones rlcloud assigns.
+BUILTIN_ROLES = {
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "f1a07417-d97a-45cb-824c-7a7467783830": "Managed Identity Operator",
+}
+STORAGE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 
 
 def _lower(text: str) -> str:
@@ -142,7 +148,34 @@ class ArmStore:
         if hook:
             hook(self, resource)
         self.resources.pop(_lower(rid), None)
+        # Child resources and the role assignments at the resource's scope go with it.
+        prefix = _lower(rid) + "/"
+        for key in [k for k in self.resources if k.startswith(prefix)]:
+            del self.resources[key]
+        for key in [k for k in self.role_assignments if k.startswith(prefix)]:
+            del self.role_assignments[key]
         return True
+
+    def put_child(self, parent_id: str, path: str, body: Json) -> tuple[Json, bool]:
+        """A child of a storage account: blobServices/default or .../containers/NAME."""
+        parent = self.get(parent_id)
+        if parent is None:
+            raise not_found_for(parent_id)
+        parts = path.strip("/").split("/")
+        rid = f"{parent['id']}/{path.strip('/')}"
+        if len(parts) == 4 and self.get(f"{parent['id']}/blobServices/default") is None:
+            self.put_child(parent_id, "blobServices/default", {})
+        if len(parts) == 4 and not re.match(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$", parts[-1]):
+            raise bad_request("ContainerOperationFailure", "The specifed resource name contains invalid characters.")
+        existing = self.get(rid)
+        child = {
+            "id": rid,
+            "name": parts[-1],
+            "type": f"{parent['type']}/{'/'.join(parts[0::2])}",
+            "properties": {**((existing or {}).get("properties") or {}), **copy.deepcopy(body.get("properties") or {})},
+        }
+        self.resources[_lower(rid)] = child
+        return child, existing is None
 
     def view(self, resource: Json) -> Json:
         """What GET returns: the stored JSON plus back-references Azure computes."""
@@ -218,8 +251,10 @@ class ArmStore:
         props = copy.deepcopy(body.get("properties") or {})
         if self.get(scope) is None and "/resourcegroups/" in scope.lower():
             raise group_not_found(scope.rsplit("/", 1)[-1])
+        if "/providers/" in scope.lower() and self.get(scope) is None:
+            raise not_found_for(scope)
         guid = props.get("roleDefinitionId", "").rsplit("/", 1)[-1].lower()
-        if guid not in self.role_definitions:
+        if guid not in self.role_definitions and guid not in BUILTIN_ROLES:
             raise bad_request("RoleDefinitionDoesNotExist", f"The specified role definition with ID '{guid}' does not exist.")
         if props.get("principalId") not in self.principals():
             raise bad_request("PrincipalNotFound", f"Principal {props.get('principalId')} does not exist in the directory {TENANT_ID}.")
@@ -430,6 +465,21 @@ def _put_vm(store: ArmStore, vm: Json, existing: Json | None) -> None:
     store.instance_state[_lower(vm["id"])] = "running"
 
 
+def _put_storage_account(store: ArmStore, account: Json, existing: Json | None) -> None:
+    name = account["name"]
+    if not STORAGE_ACCOUNT_NAME.match(name):
+        raise bad_request("AccountNameInvalid", f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.")
+    if existing is None and any(a["name"] == name for a in store.of_type("Microsoft.Storage/storageAccounts")):
+        raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
+    if not account.get("sku") or not account.get("kind"):
+        raise bad_request("MissingRequiredProperty", "sku and kind are required.")
+    props = account["properties"]
+    props.setdefault("allowBlobPublicAccess", True)  # Azure's old default
+    props.setdefault("minimumTlsVersion", "TLS1_0")
+    props.setdefault("supportsHttpsTrafficOnly", True)
+    props["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/"}
+
+
 def _put_ppg(store: ArmStore, ppg: Json, existing: Json | None) -> None:
     ppg["properties"].setdefault("proximityPlacementGroupType", "Standard")
 
@@ -442,6 +492,7 @@ PUT_HOOKS: dict[str, Callable[[ArmStore, Json, Json | None], None]] = {
     "microsoft.managedidentity/userassignedidentities": _put_identity,
     "microsoft.compute/virtualmachines": _put_vm,
     "microsoft.compute/proximityplacementgroups": _put_ppg,
+    "microsoft.storage/storageaccounts": _put_storage_account,
 }
 
 
