@@ -68,14 +68,6 @@ def _ready_workers(ec2: Any, cluster: str) -> int:
     return sum(len(r["Instances"]) for r in reservations)
 
 
-def _wait(what: str, predicate: Any, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
 def _ours(b: Any) -> tuple[dict[str, Any], dict[str, Any], Path]:
     """`rlcloud up` and `down`; also what Ray's side needs: the rendered config and token."""
     from tests.aws.leftovers import inventory
@@ -126,7 +118,7 @@ def _ray(b: Any, config: dict[str, Any], token: Path, min_workers: int, folder: 
     with patch.dict(os.environ, {**b.env(), "HOME": str(home)}):
         start = time.perf_counter()
         ray_up(config_path, restart=True, state_dir=folder, progress=quiet, timeout_s=TIMEOUT_S)
-        _wait("Ray's min workers", lambda: _ready_workers(ec2, name) >= min_workers, TIMEOUT_S)
+        b.wait_for("Ray's min workers", lambda: _ready_workers(ec2, name) >= min_workers, TIMEOUT_S, poll_s=0.5)
         up_s = time.perf_counter() - start
         start = time.perf_counter()
         finished, _run = ray_down(config_path, state_dir=folder, progress=quiet, timeout_s=TIMEOUT_S)

@@ -45,7 +45,8 @@ def test_a_port_in_use_is_never_handed_out() -> None:
             sock.close()
 
 
-def test_two_clusters_get_different_ports_and_temp_dirs(tmp_path: Path) -> None:
+def test_a_cluster_gets_four_distinct_ports_and_a_temp_dir_of_its_own(tmp_path: Path) -> None:
     a, b = allocate_runtime(tmp_path / "a"), allocate_runtime(tmp_path / "b")
-    assert a.temp_dir != b.temp_dir
-    assert {a.gcs_port, a.dashboard_port, a.client_port, a.agent_port} != {b.gcs_port, b.dashboard_port, b.client_port, b.agent_port}
+    assert a.temp_dir != b.temp_dir and a.temp_dir == allocate_runtime(tmp_path / "a").temp_dir
+    for runtime in (a, b):
+        assert len({runtime.gcs_port, runtime.dashboard_port, runtime.client_port, runtime.agent_port}) == 4

@@ -283,24 +283,21 @@ def _properties(blob: Blob) -> dict[str, str]:
     return headers
 
 
-def _existing(container: Container, request: BlobRequest) -> tuple[Blob | None, BlobResponse | None]:
-    """(the blob `request` names, None) or (None, the refusal): its conditions must hold and
-    it must exist. Call with the world's lock held."""
+def _existing(container: Container, request: BlobRequest) -> Blob | BlobResponse:
+    """The blob `request` names, or the refusal: its conditions must hold and it must exist.
+    Call with the world's lock held."""
     blob = container.blobs.get(request.blob or "")
     refused = _conditions(blob, request, writing=False)
     if refused is not None:
-        return None, refused
-    if blob is None:
-        return None, error(404, "BlobNotFound", "The specified blob does not exist.")
-    return blob, None
+        return refused
+    return error(404, "BlobNotFound", "The specified blob does not exist.") if blob is None else blob
 
 
 def get_blob(world: BlobWorld, container: Container, request: BlobRequest) -> BlobResponse:
     with world.lock:
-        blob, refused = _existing(container, request)
-    if blob is None:
-        assert refused is not None
-        return refused
+        blob = _existing(container, request)
+    if isinstance(blob, BlobResponse):
+        return blob
     size = len(blob.data)
     headers = _properties(blob)
     wanted = request.headers.get("x-ms-range") or request.headers.get("range")
@@ -324,10 +321,9 @@ def get_blob(world: BlobWorld, container: Container, request: BlobRequest) -> Bl
 
 def delete_blob(world: BlobWorld, container: Container, request: BlobRequest) -> BlobResponse:
     with world.lock:
-        blob, refused = _existing(container, request)
-        if blob is None:
-            assert refused is not None
-            return refused
+        found = _existing(container, request)
+        if isinstance(found, BlobResponse):
+            return found
         del container.blobs[request.blob or ""]
     return BlobResponse(202, {"x-ms-delete-type-permanent": "true"})
 

@@ -172,39 +172,35 @@ def list_objects(world: World, request: Request) -> Reply:
     return 200, body
 
 
-def _find(world: World, request: Request, permission: str) -> tuple[int | None, Reply | None]:
-    """(the generation `request` names, or the live one; None) or (None, the refusal): the
-    bucket must exist, the caller hold `permission` on the object, and the object exist."""
+def _find(world: World, request: Request, permission: str) -> int | Reply:
+    """The generation `request` names (or the live one), or the refusal: the bucket must
+    exist, the caller hold `permission` on the object, and the object exist."""
     bucket, name = request.params["bucket"], request.params["object"]
     if bucket not in world.buckets:
-        return None, _no_bucket()
+        return _no_bucket()
     refused = authorize(world, request, bucket, permission, name)
     if refused:
-        return None, refused
+        return refused
     generation = _live(world, bucket, name, request.arg("generation"))
-    if generation is None:
-        return None, _no_object(bucket, name)
-    return generation, None
+    return _no_object(bucket, name) if generation is None else generation
 
 
 @route("GET", r"/b/(?P<bucket>[^/]+)/o/(?P<object>.+)")
 def get_object(world: World, request: Request) -> Reply:
     if request.arg("alt") == "media":
         return download(world, request)
-    generation, refused = _find(world, request, "storage.objects.get")
-    if generation is None:
-        assert refused is not None
-        return refused
+    generation = _find(world, request, "storage.objects.get")
+    if not isinstance(generation, int):
+        return generation
     return 200, resource(world, request, request.params["bucket"], request.params["object"], generation)
 
 
 @route("DELETE", r"/b/(?P<bucket>[^/]+)/o/(?P<object>.+)")
 def delete_object(world: World, request: Request) -> Reply:
     bucket, name = request.params["bucket"], request.params["object"]
-    target, refused = _find(world, request, "storage.objects.delete")
-    if target is None:
-        assert refused is not None
-        return refused
+    target = _find(world, request, "storage.objects.delete")
+    if not isinstance(target, int):
+        return target
     generations = world.objects.get(bucket, {}).get(name, [])
     wanted = request.arg("generation")
     if not wanted and _versioned(world, bucket):  # the live version becomes noncurrent, and stays
@@ -223,10 +219,9 @@ def delete_object(world: World, request: Request) -> Reply:
 @download_route("GET", r"/b/(?P<bucket>[^/]+)/o/(?P<object>.+)")
 def download(world: World, request: Request) -> Reply:
     bucket, name = request.params["bucket"], request.params["object"]
-    generation, refused = _find(world, request, "storage.objects.get")
-    if generation is None:
-        assert refused is not None
-        return refused
+    generation = _find(world, request, "storage.objects.get")
+    if not isinstance(generation, int):
+        return generation
     wanted = request.arg("ifGenerationMatch")
     if wanted is not None and int(wanted) != generation:
         return _error(412, "At least one of the pre-conditions you specified did not hold.", "conditionNotMet")
