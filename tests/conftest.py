@@ -2,10 +2,12 @@
 
 - Each test gets its own RLCLOUD_HOME, so nothing touches the developer's ~/.rlcloud.
 - `moto_server`: one real moto server for the session (reset between users who need it).
+- google-auth never probes for a GCE metadata server from the host (NO_GCE_CHECK).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -14,6 +16,10 @@ import pytest
 from tests.support.moto_server import MotoServer, moto_server_fixture
 
 REPO = Path(__file__).resolve().parents[1]
+# google-auth looks for a GCE metadata server (169.254.169.254) when it finds no other
+# credentials. The tests do not run on GCE and that address is off this machine: never ask
+# it (the cloud box's VMs, which have one, get their environment from the box, not from here).
+os.environ["NO_GCE_CHECK"] = "true"
 
 
 @pytest.fixture(autouse=True)

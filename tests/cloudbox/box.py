@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.cloudbox import control, network
+from tests.cloudbox import control, network, serving
 from tests.cloudbox.vm import SYSTEM_PATH
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ REQUIRED_FILES = {"/usr/sbin/sshd": "openssh-server", "/usr/bin/rsync": "rsync"}
 
 @dataclass(frozen=True)
 class CloudBoxKind:
-    """What differs between clouds: the VPC range and the server module."""
+    """What differs between clouds: the VPC range, the server module and the region."""
 
     name: str
     cidr: str
@@ -47,6 +47,8 @@ class CloudBoxKind:
 CLOUDS = {
     # moto's default VPC in every region is 172.31.0.0/16, its subnets 172.31.0.0/20 and up.
     "aws": CloudBoxKind("aws", "172.31.0.0/16", "tests.cloudbox.aws.server", "us-west-2"),
+    # The default network's subnet in us-central1 (the fake hands out 10.128.0.x).
+    "gcp": CloudBoxKind("gcp", "10.128.0.0/20", "tests.cloudbox.gcp.server", "us-central1"),
 }
 
 
@@ -122,7 +124,7 @@ def _check_writable(path: Path) -> None:
 
 def _wait_for_server(state: Path, server: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
-    info_file = state / "server.json"
+    info_file = state / serving.SERVER_FILE
     while not info_file.exists():
         if server.poll() is not None:
             raise BoxFailure(f"the box server exited ({server.returncode}); its log:\n{_tail(state / 'server.log')}")
@@ -156,19 +158,14 @@ def _api_answers(endpoint: str, ca_cert: str, timeout_s: float = 30.0) -> None:
 
 
 def env_lines(kind: CloudBoxKind, state: Path, layout: network.Layout, info: dict[str, Any], env_file: Path) -> list[str]:
+    """The env file: the box's own lines, then what the server says points its cloud's SDKs here."""
     return [
         f"{ENV_MARKER} ({kind.name}), started {time.strftime('%Y-%m-%dT%H:%M:%S%z')}",
-        "# Makes plain rlcloud, boto3 and ray talk to the box: `set -a; . THIS_FILE; set +a`.",
+        f"# Makes plain rlcloud, the {kind.name} SDKs and ray talk to the box: `set -a; . THIS_FILE; set +a`.",
         f"# Stop it with: python -m tests.cloudbox stop --env-file {env_file}",
         f"RLCLOUD_CLOUDBOX={kind.name}",
         f"RLCLOUD_CLOUDBOX_STATE={state}",
-        f"AWS_ENDPOINT_URL={info['endpoint']}",
-        f"AWS_CA_BUNDLE={info['ca_cert']}",
-        f"AWS_ACCESS_KEY_ID={info['access_key_id']}",
-        f"AWS_SECRET_ACCESS_KEY={info['secret_access_key']}",
-        "AWS_SESSION_TOKEN=",
-        f"AWS_DEFAULT_REGION={kind.region}",
-        f"AWS_REGION={kind.region}",
+        *(f"{key}={value}" for key, value in info["env"].items()),
         # `ssh_cidrs: auto` resolves to the address the box's VMs see this machine at.
         f"RLCLOUD_PUBLIC_IP={layout.host_ip}",
     ]
@@ -199,13 +196,13 @@ def start(cloud: str, env_file: Path, state: Path = DEFAULT_STATE_DIR, timeout_s
         network.create(layout)
         with (state / "server.log").open("ab") as log:
             server = subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{network.CORE_NS}", "--", sys.executable, "-m", kind.server_module, "--state-dir", str(state), "--cidr", kind.cidr],
+                ["nsenter", f"--net=/run/netns/{network.CORE_NS}", "--", sys.executable, "-m", kind.server_module, "--state-dir", str(state), "--cidr", kind.cidr, "--region", kind.region],
                 cwd=REPO,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-                # The server's own environment, not the caller's (no stray AWS_* settings).
+                # The server's own environment, not the caller's (no stray cloud settings).
                 env={"PATH": os.environ.get("PATH", SYSTEM_PATH), "HOME": "/root", "LANG": "C.UTF-8", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
             )
         info = _wait_for_server(state, server, timeout_s)

@@ -6,8 +6,10 @@ google-cloud-iam admin client speaks only gRPC, and one client library for both 
 handling in plain dicts. Storage goes through google-cloud-storage.
 
 Endpoints can be overridden from the environment (RLCLOUD_GCE_ENDPOINT, ...): that is how
-the tests drive these real clients against a local fake of the REST APIs. An overridden
-service gets anonymous credentials; every other one Application Default Credentials.
+the tests drive these real clients against a local fake of the REST APIs, and how a private
+endpoint is reached. Every service uses Application Default Credentials (a key file, gcloud's
+login, or a VM's metadata server); an overridden one with none to find is an emulator and gets
+anonymous credentials.
 SDKs are imported inside the functions that build clients, so `rlcloud --help` stays fast.
 """
 
@@ -77,12 +79,15 @@ class GcpClients:
         self._adc: Any = None
 
     def credentials(self, service: str) -> Any:
-        if endpoint_override(service):
-            from google.auth.credentials import AnonymousCredentials
-
-            return AnonymousCredentials()
         if self._adc is None:
-            self._adc = application_default_credentials()
+            try:
+                self._adc = application_default_credentials()
+            except CloudError:
+                if not endpoint_override(service):
+                    raise
+                from google.auth.credentials import AnonymousCredentials
+
+                return AnonymousCredentials()  # an emulator: nothing to sign requests with
         return self._adc
 
     # ------------------------------------------------------------------ Compute Engine

@@ -12,8 +12,10 @@ This file runs on the head as well, where the autoscaler imports it from a direc
 `ray start`'s PYTHONPATH (see compile/gcp.py): it must import nothing from rlcloud.
 
 RLCLOUD_GCE_ENDPOINT / RLCLOUD_CRM_ENDPOINT (also read by rlcloud's client factory) point
-the Compute Engine and Resource Manager clients elsewhere with anonymous credentials; unset,
-as on every real cluster, Ray builds its clients as usual.
+the Compute Engine and Resource Manager clients elsewhere (a private endpoint, a fake), with
+Application Default Credentials as rlcloud's own clients use them (on the head: its service
+account, from the metadata server), anonymous where there are none (an emulator); unset, as on
+every real cluster, Ray builds its clients as usual.
 """
 
 from __future__ import annotations
@@ -30,11 +32,22 @@ COMPUTE_ENDPOINT_ENV = "RLCLOUD_GCE_ENDPOINT"
 CRM_ENDPOINT_ENV = "RLCLOUD_CRM_ENDPOINT"
 
 
+def _credentials() -> Any:
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    except DefaultCredentialsError:
+        return AnonymousCredentials()
+    return credentials
+
+
 def _overridden_client(env: str, name: str, version: str) -> Any | None:
     endpoint = os.environ.get(env, "").strip().rstrip("/")
     if not endpoint:
         return None
-    from google.auth.credentials import AnonymousCredentials
     from googleapiclient import discovery
 
     # Ray's clients put the service path in the base URL; keep it when replacing the host.
@@ -42,7 +55,7 @@ def _overridden_client(env: str, name: str, version: str) -> Any | None:
     return discovery.build(
         name,
         version,
-        credentials=AnonymousCredentials(),
+        credentials=_credentials(),
         client_options={"api_endpoint": f"{endpoint}/{service_path}"},
         static_discovery=True,
         cache_discovery=False,

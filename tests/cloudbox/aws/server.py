@@ -4,30 +4,28 @@ through nsenter) and serves, on box addresses only:
 - http://169.254.169.254  the instance metadata service;
 and turns instances into VMs. Its control socket (state dir) answers the host's commands.
 
-    python -m tests.cloudbox.aws.server --state-dir DIR --cidr 172.31.0.0/16
+    python -m tests.cloudbox.aws.server --state-dir DIR --cidr 172.31.0.0/16 --region us-west-2
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import signal
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 # moto reads these when it is imported.
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
 
-from tests.cloudbox import control, network  # noqa: E402
-from tests.support.tls import make_tls_files  # noqa: E402
-from tests.cloudbox.vm import SYSTEM_PATH, VmHost  # noqa: E402
+from tests.cloudbox import network, serving
+from tests.cloudbox.vm import SYSTEM_PATH, VmHost
+from tests.support.tls import make_tls_files
 
-SERVER_FILE = "server.json"
 API_PORT = 443
 # Each VM believes it has the host's memory; a small object store keeps a VM within the
 # box's memory budget (about 600 MB per VM).
@@ -77,19 +75,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--cidr", required=True)
+    parser.add_argument("--region", required=True)
     args = parser.parse_args(argv)
     state: Path = args.state_dir
     layout = network.Layout.for_cidr(args.cidr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
     from werkzeug.serving import make_server
 
     from tests.cloudbox.aws import account, enforcement, moto_gaps
+    from tests.cloudbox.aws import machines as aws_machines
     from tests.cloudbox.aws.imds import MetadataService, serve
-    from tests.cloudbox.aws.machines import Faults, Machines
     from tests.cloudbox.aws.trail import TRAIL_FILE, Trail
+    from tests.cloudbox.machines import Faults, Machines
 
     moto_gaps.apply()
     trail = Trail(state / TRAIL_FILE)
@@ -111,46 +115,28 @@ def main(argv: list[str] | None = None) -> None:
 
     host = VmHost(state, layout)
     faults = Faults()
-    machines = Machines(host, image_env(layout, files.ca_file), faults)
-    machines.start()
-
-    done = threading.Event()
-
-    def set_faults(body: dict[str, Any]) -> dict[str, Any]:
-        faults.no_sshd = set(body.get("no_sshd", []))
-        return {"no_sshd": sorted(faults.no_sshd)}
-
-    def shutdown(_: dict[str, Any]) -> str:
-        done.set()
-        return "stopping"
-
-    handlers: dict[str, control.Handler] = {
-        "vms": lambda _: host.describe(),
-        "faults": set_faults,
-        "shutdown": shutdown,
-        "ping": lambda _: "pong",
-    }
-    ctl = control.serve(state / control.SOCKET_NAME, handlers)
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    info = {
-        "pid": os.getpid(),
-        "endpoint": f"https://{layout.core_ip}",
-        "ca_cert": str(files.ca_file),
-        "access_key_id": admin.access_key_id,
-        "secret_access_key": admin.secret_access_key,
-    }
-    partial = state / f"{SERVER_FILE}.partial"
-    partial.write_text(json.dumps(info))
-    partial.rename(state / SERVER_FILE)  # the host waits for this file: written whole or not at all
-    logging.info("cloud box (aws) ready: API %s, metadata %s", info["endpoint"], network.METADATA_IP)
-
-    done.wait()
-    logging.info("shutting down")
-    machines.stop()
-    host.shutdown()
-    for server in (api, imds, ctl):
-        server.shutdown()
-    logging.info("stopped")
+    env = image_env(layout, files.ca_file)
+    machines = Machines(host, lambda: aws_machines.instances(env, faults))
+    endpoint = f"https://{layout.core_ip}"
+    serving.run_box(
+        state,
+        cloud="aws",
+        host=host,
+        machines=machines,
+        faults=faults,
+        servers=[api, imds],
+        endpoint=endpoint,
+        ca_cert=files.ca_file,
+        env={
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_CA_BUNDLE": str(files.ca_file),
+            "AWS_ACCESS_KEY_ID": admin.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": admin.secret_access_key,
+            "AWS_SESSION_TOKEN": "",
+            "AWS_DEFAULT_REGION": args.region,
+            "AWS_REGION": args.region,
+        },
+    )
 
 
 if __name__ == "__main__":

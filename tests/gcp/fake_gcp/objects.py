@@ -29,8 +29,8 @@ import urllib.parse
 import uuid
 from typing import Any
 
+from tests.gcp.fake_gcp.access import authorize
 from tests.gcp.fake_gcp.errors import rest_error
-from tests.gcp.fake_gcp.oauth import authorize
 from tests.gcp.fake_gcp.routing import answer, router
 from tests.gcp.fake_gcp.world import Media, Reply, Request, StoredObject, Upload, World
 

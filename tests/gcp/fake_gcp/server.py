@@ -25,7 +25,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.gcp.fake_gcp import compute, iam, oauth, objects, storage
+from tests.gcp.fake_gcp import access, compute, iam, oauth, objects, storage
 from tests.gcp.fake_gcp.errors import HttpFailure, OperationFailure
 from tests.gcp.fake_gcp.routing import Handler, answer
 from tests.gcp.fake_gcp.world import Media, Reply, Request, World
@@ -139,6 +139,9 @@ class FakeGcp(ServedFake):
             match = pattern.fullmatch(path)
             if route_method == method and match:
                 request.params = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items() if v is not None}
+                refused = access.gate(self.world, request)
+                if refused is not None:
+                    return refused
                 injection = self._due(mutating)
                 if injection is None:
                     return handler(self.world, request)
