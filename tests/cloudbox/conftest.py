@@ -24,6 +24,7 @@ from tests.cloudbox.aws.trail import read_trail
 
 REPO = Path(__file__).resolve().parents[2]
 RLCLOUD = [sys.executable, "-m", "provisioner.cli.app"]
+CLOUD_ENV_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_", "RLCLOUD_GCE_", "RLCLOUD_IAM_", "RLCLOUD_CRM_", "RLCLOUD_GCS_", "RLCLOUD_AZURE_", "API_ENDPOINT_OVERRIDE", "STORAGE_EMULATOR_HOST")
 
 
 @dataclass
@@ -44,8 +45,9 @@ class Box:
     home: Path  # RLCLOUD_HOME of the rlcloud commands the tests run
 
     def env(self) -> dict[str, str]:
-        """This process's environment with the env file's lines on top, as `set -a; . FILE`."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        """This process's environment with the env file's lines on top, as `set -a; . FILE`
+        (minus any cloud settings of this machine's own)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(CLOUD_ENV_PREFIXES)}
         env.update(box.read_env_file(self.env_file))
         env["RLCLOUD_HOME"] = str(self.home)
         return env
@@ -86,7 +88,18 @@ class Box:
         control.call(self.state / control.SOCKET_NAME, "faults", faults)
 
     def trail(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """The AWS box's trail: every API call, who made it, allowed or why denied."""
         return [r for r in read_trail(self.state) if r["time"] >= since]
+
+    def calls(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """The GCP box's record of API calls: member, source address, method, path, status."""
+        found: list[dict[str, Any]] = control.call(self.state / control.SOCKET_NAME, "calls", {"since": since})
+        return found
+
+    def world(self) -> dict[str, Any]:
+        """What the GCP box's project holds, by kind."""
+        found: dict[str, Any] = control.call(self.state / control.SOCKET_NAME, "world")
+        return found
 
     def wait_for(self, what: str, predicate: Any, timeout_s: float, poll_s: float = 1.0) -> Any:
         deadline = time.monotonic() + timeout_s
@@ -103,8 +116,7 @@ def _cloudbox(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tests.cloudbox", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def aws_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+def start_box(cloud: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     """A box per test module (starting one takes about 3 s), so modules never see each
     other's VMs or calls, and one module can start and stop boxes of its own."""
     reason = box.unusable_reason()
@@ -112,9 +124,9 @@ def aws_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
         pytest.skip(f"the cloud box cannot run here: {reason}")
     if box.running_box():
         pytest.skip("a cloud box is already running on this machine (stop it to run these tests)")
-    folder = tmp_path_factory.mktemp("cloudbox")
+    folder = tmp_path_factory.mktemp(f"cloudbox-{cloud}")
     env_file = folder / "box.env"
-    started = _cloudbox("start", "aws", "--env-file", str(env_file))
+    started = _cloudbox("start", cloud, "--env-file", str(env_file))
     assert started.returncode == 0, started.stderr
     found = Box(env_file=env_file, state=Path(box.read_env_file(env_file)["RLCLOUD_CLOUDBOX_STATE"]), home=folder / "rlcloud-home")
     try:
@@ -122,6 +134,16 @@ def aws_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     finally:
         stopped = _cloudbox("stop", "--env-file", str(env_file))
         assert stopped.returncode == 0, stopped.stderr
+
+
+@pytest.fixture(scope="module")
+def aws_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    yield from start_box("aws", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def gcp_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    yield from start_box("gcp", tmp_path_factory)
 
 
 def spec_file(folder: Path, text: str, name: str = "spec.yaml") -> Path:

@@ -13,16 +13,27 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 from tests.cloudbox import control
 from tests.cloudbox.machines import Faults, Machines
-from tests.cloudbox.vm import VmHost
+from tests.cloudbox.vm import SYSTEM_PATH, VmHost
 
 SERVER_FILE = "server.json"
+# Each VM believes it has the host's memory; a small object store keeps a VM within the
+# box's memory budget (about 600 MB per VM).
+OBJECT_STORE_PROPORTION = "0.02"
 log = logging.getLogger("cloudbox.server")
+
+
+def image_env(cloud_env: dict[str, str]) -> dict[str, str]:
+    """What the box's image carries: its Python environment first on PATH, and `cloud_env`
+    (the cloud's private API endpoint with its CA, as in an isolated network)."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {"PATH": f"{venv_bin}:{SYSTEM_PATH}", "LANG": "C.UTF-8", "RAY_DEFAULT_OBJECT_STORE_MEMORY_PROPORTION": OBJECT_STORE_PROPORTION, **cloud_env}
 
 
 class Closable(Protocol):

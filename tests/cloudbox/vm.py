@@ -40,6 +40,7 @@ class VmSpec:
     authorized_keys: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     sshd: bool = True  # False: the image's sshd does not start (a fault tests inject)
+    hosts: tuple[tuple[str, str], ...] = ()  # (name, address) the image resolves, e.g. the metadata server's name
 
 
 @dataclass
@@ -135,7 +136,8 @@ def _passwd(user: str, folder: Path) -> Path:
 
 def _hosts(spec: VmSpec, folder: Path) -> Path:
     path = folder / "hosts"
-    path.write_text(f"127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n{spec.ip} {spec.hostname}\n")
+    extra = "".join(f"{address} {name}\n" for name, address in spec.hosts)
+    path.write_text(f"127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n{spec.ip} {spec.hostname}\n{extra}")
     return path
 
 

@@ -25,6 +25,7 @@ class HttpRequest:
     path: str  # with its query string
     headers: dict[str, str]  # names lower-cased
     body: bytes
+    client: str = ""  # the caller's address (who a metadata service answers for)
 
 
 @dataclass
@@ -61,7 +62,7 @@ class HttpFake:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = respond(HttpRequest(self.command, self.path, headers, body))
+                reply = respond(HttpRequest(self.command, self.path, headers, body, str(self.client_address[0])))
                 self.send_response(reply.status)
                 sent = {name.lower() for name in reply.headers}
                 for name, value in reply.headers.items():
@@ -81,6 +82,9 @@ class HttpFake:
             self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True, do_handshake_on_connect=False)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def shutdown(self) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self._server is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,13 +22,10 @@ os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = "0"
 
 from tests.cloudbox import network, serving
-from tests.cloudbox.vm import SYSTEM_PATH, VmHost
+from tests.cloudbox.vm import VmHost
 from tests.support.tls import make_tls_files
 
 API_PORT = 443
-# Each VM believes it has the host's memory; a small object store keeps a VM within the
-# box's memory budget (about 600 MB per VM).
-OBJECT_STORE_PROPORTION = "0.02"
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -56,19 +52,6 @@ def _wsgi(app: WsgiApp, trail: Any) -> WsgiApp:
             trail.end(status[0])
 
     return wrapped
-
-
-def image_env(layout: network.Layout, ca_cert: Path) -> dict[str, str]:
-    """What the box's image carries: its Python environment first on PATH, the endpoint of
-    the cloud's API (a private endpoint with its CA, as in an isolated VPC)."""
-    venv_bin = str(Path(sys.executable).parent)
-    return {
-        "PATH": f"{venv_bin}:{SYSTEM_PATH}",
-        "LANG": "C.UTF-8",
-        "AWS_ENDPOINT_URL": f"https://{layout.core_ip}",
-        "AWS_CA_BUNDLE": str(ca_cert),
-        "RAY_DEFAULT_OBJECT_STORE_MEMORY_PROPORTION": OBJECT_STORE_PROPORTION,
-    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
 
     host = VmHost(state, layout)
     faults = Faults()
-    env = image_env(layout, files.ca_file)
+    env = serving.image_env({"AWS_ENDPOINT_URL": f"https://{layout.core_ip}", "AWS_CA_BUNDLE": str(files.ca_file)})
     machines = Machines(host, lambda: aws_machines.instances(env, faults))
     endpoint = f"https://{layout.core_ip}"
     serving.run_box(

@@ -1,8 +1,9 @@
 """A Ray job that reports what the cluster's identities may do, for the cloud-box tests.
 
-On the head (the job's driver) and in a task pinned to a worker node, it tries an EC2 read
-and S3 writes inside and outside the checkpoint prefix with plain boto3 clients, which take
-the node's instance role from the metadata service as on EC2. Prints one JSON line per node.
+On the head (the job's driver) and in a task pinned to each worker node, it tries a compute
+read and delete, and object writes inside and outside the checkpoint prefix, with the cloud's
+plain SDK clients, which take the node's identity from the metadata service as on a real VM.
+The cloud follows from the checkpoint URI's scheme. Prints one JSON line per node.
 
     rlcloud submit SPEC -- python tests/cloudbox/probes/least_privilege.py
 """
@@ -12,23 +13,25 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any
+from typing import Any, Callable
 
 
-def attempts() -> dict[str, Any]:
+def _attempt(found: dict[str, Any], name: str, call: Callable[[], Any], refused: tuple[type[BaseException], ...], code: Callable[[Any], str]) -> None:
+    try:
+        call()
+        found[name] = "allowed"
+    except refused as exc:
+        found[name] = code(exc)
+
+
+def aws_attempts(bucket: str, prefix: str, found: dict[str, Any]) -> None:
     import boto3
     import botocore.exceptions
 
-    uri = os.environ["RLCLOUD_CHECKPOINT_URI"]
-    bucket, _, prefix = uri.split("://", 1)[1].partition("/")
-    found: dict[str, Any] = {"host": socket.gethostname(), "identity": boto3.client("sts").get_caller_identity()["Arn"]}
+    found["identity"] = boto3.client("sts").get_caller_identity()["Arn"]
 
-    def attempt(name: str, call: Any) -> None:
-        try:
-            call()
-            found[name] = "allowed"
-        except botocore.exceptions.ClientError as exc:
-            found[name] = exc.response["Error"]["Code"]
+    def attempt(name: str, call: Callable[[], Any]) -> None:
+        _attempt(found, name, call, (botocore.exceptions.ClientError,), lambda exc: exc.response["Error"]["Code"])
 
     ec2, s3 = boto3.client("ec2"), boto3.client("s3")
     attempt("ec2_describe_instances", lambda: ec2.describe_instances())
@@ -38,6 +41,42 @@ def attempts() -> dict[str, Any]:
     attempt("s3_delete_inside_prefix", lambda: s3.delete_object(Bucket=bucket, Key=key))
     attempt("s3_put_outside_prefix", lambda: s3.put_object(Bucket=bucket, Key=f"elsewhere/{found['host']}.txt", Body=b"probe"))
     attempt("s3_list_buckets", lambda: s3.list_buckets())
+
+
+def gcp_attempts(bucket: str, prefix: str, found: dict[str, Any]) -> None:
+    import google.auth
+    import google.auth.transport.requests
+    from google.api_core import exceptions
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import compute_v1, storage
+
+    credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    credentials.refresh(google.auth.transport.requests.Request())
+    found["identity"] = getattr(credentials, "service_account_email", "")
+
+    def attempt(name: str, call: Callable[[], Any]) -> None:
+        _attempt(found, name, call, (exceptions.GoogleAPICallError,), lambda exc: f"{exc.code} {exc.reason or type(exc).__name__}")
+
+    # A private endpoint where the image names one (the box); Google's otherwise.
+    endpoint = os.environ.get("RLCLOUD_GCE_ENDPOINT")
+    instances = compute_v1.InstancesClient(credentials=credentials, client_options=ClientOptions(api_endpoint=endpoint) if endpoint else None, transport="rest")
+    zone = os.environ.get("RLCLOUD_PROBE_ZONE", "us-central1-a")
+    attempt("compute_list_instances", lambda: list(instances.list(project=project, zone=zone)))
+    attempt("compute_delete", lambda: instances.delete(project=project, zone=zone, instance="not-the-clusters"))
+    objects = storage.Client(project=project, credentials=credentials).bucket(bucket)
+    key = f"{prefix}/probe/{found['host']}.txt"
+    attempt("gcs_put_inside_prefix", lambda: objects.blob(key).upload_from_string(b"probe"))
+    attempt("gcs_delete_inside_prefix", lambda: objects.blob(key).delete())
+    attempt("gcs_put_outside_prefix", lambda: objects.blob(f"elsewhere/{found['host']}.txt").upload_from_string(b"probe"))
+    attempt("gcs_list_buckets", lambda: list(storage.Client(project=project, credentials=credentials).list_buckets()))
+
+
+def attempts() -> dict[str, Any]:
+    uri = os.environ["RLCLOUD_CHECKPOINT_URI"]
+    scheme, _, rest = uri.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    found: dict[str, Any] = {"host": socket.gethostname()}
+    {"s3": aws_attempts, "gs": gcp_attempts}[scheme](bucket, prefix.rstrip("/"), found)
     return found
 
 

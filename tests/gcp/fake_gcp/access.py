@@ -4,7 +4,8 @@ scopes (Compute Engine calls, buckets, objects).
 - No Authorization header is the emulator's anonymous caller: allowed, as the provisioner
   tests (which drive the fake with anonymous credentials) rely on.
 - An unknown bearer token is 401. A known one acts as the member the World issued it to
-  (`World.issue_token`: the OAuth endpoint, a metadata server).
+  (`World.issue_token`: the OAuth endpoint, a metadata server), a self-signed JWT as the
+  service account whose key signed it.
 - A member may use a permission when a binding names it (or `projectOwner:P` / `projectEditor:P`
   while it holds roles/owner / roles/editor on P) in a policy that covers the resource: the
   project's policy for everything, the bucket's for the bucket and its objects, a service
@@ -93,11 +94,23 @@ def caller(world: World, request: Request) -> str | None | Reply:
     header = request.headers.get("authorization", "")
     if not header:
         return None
-    member = world.access_tokens.get(header.removeprefix("Bearer ").strip())
+    token = header.removeprefix("Bearer ").strip()
+    member = member_of(world, token)
     if member is None:
         failure = rest_error(401, "Request had invalid authentication credentials.", "authError")
         failure.body["error"]["errors"][0]["locationType"] = "header"
         return answer(failure)
+    return member
+
+
+def member_of(world: World, token: str) -> str | None:
+    """Whom a bearer token acts for: one the World issued, or a service account's self-signed JWT."""
+    from tests.gcp.fake_gcp.oauth import asserted_account
+
+    member = world.access_tokens.get(token)
+    if member is None and token.count(".") == 2:
+        email = asserted_account(world, token)
+        member = f"serviceAccount:{email}" if email else None
     return member
 
 
@@ -229,7 +242,9 @@ def gate(world: World, request: Request) -> Reply | None:
     if match is None:
         return None
     action = _BUCKET_ACTION.get((request.method, bool(match.group("iam"))))
-    if action is None or (match.group("bucket") is None and action != "create"):
+    if match.group("bucket") is None and action == "get":
+        action = "list"  # GET /b lists the project's buckets
+    if action is None or (match.group("bucket") is None and action not in ("create", "list")):
         return None
     bucket = match.group("bucket") or str((request.body or {}).get("name", ""))
     return authorize_bucket(world, request, f"storage.buckets.{action}", bucket)

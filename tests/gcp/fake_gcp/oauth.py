@@ -5,12 +5,15 @@
   signs its JWT assertion with it, and the endpoint checks the signature and answers an access
   token acting as that account. (An `authorized_user` file cannot be pointed here: google-auth
   always replaces its token_uri with Google's.)
+- `asserted_account` also checks a self-signed JWT sent as the bearer token itself, which
+  google-cloud-* clients send for service account keys instead of asking for a token.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.parse
 import uuid
 
@@ -47,7 +50,7 @@ def _b64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _asserted_account(world: World, assertion: str) -> str | None:
+def asserted_account(world: World, assertion: str) -> str | None:
     """The service account whose key signed this JWT (RS256), or None."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
@@ -55,9 +58,12 @@ def _asserted_account(world: World, assertion: str) -> str | None:
 
     try:
         header, payload, signature = assertion.split(".")
-        email = json.loads(_b64url(payload)).get("iss", "")
+        claims = json.loads(_b64url(payload))
+        email = claims.get("iss", "")
     except ValueError:
         return None
+    if float(claims.get("exp", 0)) < time.time():
+        return None  # expired, as Google refuses it
     for pem in world.account_keys.get(email, []):
         public = serialization.load_pem_public_key(pem)
         assert isinstance(public, rsa.RSAPublicKey)
@@ -72,7 +78,7 @@ def _asserted_account(world: World, assertion: str) -> str | None:
 @route("POST", r"/token")
 def token(world: World, request: Request) -> Reply:
     form = urllib.parse.parse_qs(request.raw.decode())
-    email = _asserted_account(world, (form.get("assertion") or [""])[0])
+    email = asserted_account(world, (form.get("assertion") or [""])[0])
     if (form.get("grant_type") or [""])[0] != "urn:ietf:params:oauth:grant-type:jwt-bearer" or email is None:
         return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
     return 200, {"access_token": world.issue_token(f"serviceAccount:{email}"), "expires_in": 3599, "token_type": "Bearer"}

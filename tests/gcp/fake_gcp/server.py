@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +48,13 @@ class Call:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     size: int = 0
+    member: str = ""  # who the bearer token acts for ("" anonymous; "?" a token the fake did not issue)
+    source: str = ""  # the caller's address
+    time: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        """What the cloud box's trail shows of a call."""
+        return {"time": self.time, "member": self.member, "source": self.source, "method": self.method, "path": self.path, "status": self.status, "size": self.size}
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"
@@ -70,15 +79,17 @@ class FakeGcp(ServedFake):
     )
     host: str = "127.0.0.1"
     port: int = 0
+    ssl_context: ssl.SSLContext | None = None  # HTTPS, as the real endpoints (the cloud box)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeGcp:
-        self._http = HttpFake(self._reply, host=self.host, port=self.port).start()
+        self._http = HttpFake(self._reply, host=self.host, port=self.port, ssl_context=self.ssl_context).start()
         return self
 
     def _reply(self, request: HttpRequest) -> HttpReply:
-        base = f"http://{request.headers.get('host') or self.address}"
-        reply = self.handle(request.method, request.path, request.body, request.headers, base)
+        scheme = "https" if self.ssl_context is not None else "http"
+        base = f"{scheme}://{request.headers.get('host') or self.address}"
+        reply = self.handle(request.method, request.path, request.body, request.headers, base, source=request.client)
         if isinstance(reply, Media):
             return HttpReply(reply.status, reply.data, {"Content-Type": reply.content_type, **reply.headers})
         status, body = reply
@@ -115,7 +126,7 @@ class FakeGcp(ServedFake):
         return len(self.calls)
 
     # ------------------------------------------------------------------ dispatch
-    def handle(self, method: str, raw_path: str, raw_body: bytes, headers: dict[str, str] | None = None, base_url: str = "") -> Reply:
+    def handle(self, method: str, raw_path: str, raw_body: bytes, headers: dict[str, str] | None = None, base_url: str = "", source: str = "") -> Reply:
         """Answer one request; `headers` with lowercased names, `base_url` what the caller reached."""
         headers = headers or {}
         parsed = urllib.parse.urlsplit(raw_path)
@@ -124,7 +135,10 @@ class FakeGcp(ServedFake):
         mutating = method != "GET" and not parsed.path.endswith(READ_ONLY_POSTS)
         request = Request(method, parsed.path, query, body, {}, headers, raw_body, base_url or self.url)
         with self._lock:
-            call = Call(method, parsed.path, query, body, mutating, headers={k: v for k, v in headers.items() if k in RECORDED_HEADERS}, size=len(raw_body))
+            token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+            member = (access.member_of(self.world, token) or "?") if token else ""
+            recorded = {k: v for k, v in headers.items() if k in RECORDED_HEADERS}
+            call = Call(method, parsed.path, query, body, mutating, headers=recorded, size=len(raw_body), member=member, source=source, time=time.time())
             self.calls.append(call)
             try:
                 reply = self._dispatch(request, mutating)

@@ -49,6 +49,12 @@ def add_bucket(world: World, name: str, *, uniform_access: bool = True, labels: 
     return world.buckets[name]
 
 
+@route("GET", r"/b")
+def list_buckets(world: World, request: Request) -> Response:
+    """The project's buckets (one project in the fake: all of them)."""
+    return 200, {"kind": "storage#buckets", "items": [copy.deepcopy(b) for _, b in sorted(world.buckets.items())]}
+
+
 @route("GET", r"/b/(?P<bucket>[^/]+)")
 def get_bucket(world: World, request: Request) -> Response:
     bucket = world.buckets.get(request.params["bucket"])
