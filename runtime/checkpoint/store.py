@@ -161,13 +161,13 @@ class CheckpointStore:
 
         def download(job: tuple[str, int, dict[str, Any]]) -> None:
             name, offset, part = job
+            target = memoryview(buffers[name])[offset : offset + part["size"]]
             try:
-                data = self.storage.get(part["key"])
+                size = self.storage.get_into(part["key"], target)  # straight into the file's buffer
             except StorageError as exc:
                 raise CheckpointCorruptError(f"checkpoint {ref.name}: part {part['key']} unreadable: {exc}") from None
-            if len(data) != part["size"] or _sha256(data) != part["sha256"]:
+            if size != part["size"] or _sha256(target) != part["sha256"]:
                 raise CheckpointCorruptError(f"checkpoint {ref.name}: part {part['key']} does not match its manifest checksum")
-            buffers[name][offset : offset + len(data)] = data
 
         with ThreadPoolExecutor(self.threads) as pool:
             list(pool.map(download, jobs))

@@ -19,6 +19,7 @@ pinned to the first one's ETag.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -40,6 +41,39 @@ _AUTH_HINT = (
     "on an Azure VM its managed identity signs in (set AZURE_CLIENT_ID for a user-assigned one); "
     "elsewhere `az login`, or AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET"
 )
+
+
+class _ViewWriter(io.RawIOBase):
+    """A seekable stream over a memoryview: where the SDK's parallel download writes its
+    ranges (it seeks to each range's offset), so they land in the checkpoint's buffer."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view.cast("B") if view.format != "B" else view
+        self._position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = base + offset
+        return self._position
+
+    def write(self, data: Any) -> int:
+        chunk = memoryview(data).cast("B")
+        end = self._position + len(chunk)
+        if end > len(self._view):
+            raise ValueError(f"the download is bigger than its buffer ({end} > {len(self._view)} bytes)")
+        self._view[self._position : end] = chunk
+        self._position = end
+        return len(chunk)
 
 
 def account_url(account: str) -> str:
@@ -185,6 +219,15 @@ class AzureBlobStorage(ObjectStorage):
 
     def get(self, key: str) -> bytes:
         return self._guard("cannot read", key, lambda: bytes(self.container.download_blob(self._key(key), max_concurrency=self._concurrency).readall()))
+
+    def get_into(self, key: str, target: memoryview) -> int:
+        def read() -> int:
+            downloader = self.container.download_blob(self._key(key), max_concurrency=self._concurrency)
+            if downloader.size == len(target):
+                downloader.readinto(_ViewWriter(target))
+            return int(downloader.size)
+
+        return self._guard("cannot read", key, read)
 
     def list(self, prefix: str = "") -> list[str]:
         strip = len(self.prefix) + 1 if self.prefix else 0

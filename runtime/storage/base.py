@@ -29,6 +29,16 @@ class ObjectStorage(ABC):
     @abstractmethod
     def get(self, key: str) -> bytes: ...
 
+    def get_into(self, key: str, target: memoryview) -> int:
+        """Read the object into `target` when it has exactly that size; returns the object's
+        size either way (a caller expecting len(target) treats another size as corruption).
+        This default copies what `get` returned; a backend that can write a download straight
+        into memory overrides it, saving a copy per part on restore."""
+        data = self.get(key)
+        if len(data) == len(target):
+            target[:] = data
+        return len(data)
+
     @abstractmethod
     def list(self, prefix: str = "") -> list[str]:
         """Every key under `prefix` (recursively), sorted."""

@@ -78,8 +78,8 @@ class Machines:
                 self.host.stop(vm_id)
         now = time.monotonic()
         for vm_id, instance in states.items():
-            vm = self.host.vms.get(vm_id)
-            if instance.state == RUNNING and (vm is None or vm.state != "running"):
+            booted = self.host.vms.get(vm_id)
+            if instance.state == RUNNING and (booted is None or booted.state != "running"):
                 # Seen on an earlier poll: a launch labels its instances right after creating
                 # them, and the node kind (head / worker) decides injected faults.
                 if now - self._first_seen.setdefault(vm_id, now) < self.poll_s:
