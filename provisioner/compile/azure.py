@@ -120,7 +120,9 @@ def compile_azure(spec: AzureClusterSpec, ctx: CompileContext, refs: AzureRefs |
     }
     # The autoscaler on the head runs rlcloud's node provider: ship it, install the Azure SDK
     # it needs, and put it on the import path of `ray start` (whose child the autoscaler is).
-    ship_to_head(config, head_shipping.modules(), head_shipping.HEAD_PIP_PACKAGES, head_shipping.head_env(refs.identity_client_id))
+    # A preinstalled image promises nodes that need no PyPI: it carries the SDK too.
+    packages = () if spec.ray.preinstalled else head_shipping.HEAD_PIP_PACKAGES
+    ship_to_head(config, head_shipping.modules(), packages, head_shipping.head_env(refs.identity_client_id))
     if refs.worker_identity_client_id:
         # DefaultAzureCredential on a worker picks the workers' identity by its client id.
         export = f"export AZURE_CLIENT_ID={shlex.quote(refs.worker_identity_client_id)};"

@@ -15,6 +15,7 @@ IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities"
 ACCOUNT = "Microsoft.Storage/storageAccounts"
 GROUP = "Microsoft.Resources/resourceGroups"
 BLOB_CONTRIBUTOR = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+BLOB_READER = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 IDENTITY_OPERATOR = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/f1a07417-d97a-45cb-824c-7a7467783830"
 DATA_RG = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rlcloud-t-azure-data"
 ACCOUNT_ID = f"{DATA_RG}/providers/{ACCOUNT}/tazckpt"
@@ -55,6 +56,7 @@ def test_plan_up_reup_down_keeps_the_checkpoints_and_purge_removes_them(azure: A
         "storage_container tazckpt/runs",
         "managed_identity rlcloud-t-azure-worker",
         "role_assignment Storage-Blob-Data-Contributor",
+        "role_assignment Storage-Blob-Data-Reader",
         "role_assignment Managed-Identity-Operator",
     ):
         assert planned[row] == "create", (row, planned)
@@ -75,13 +77,16 @@ def test_plan_up_reup_down_keeps_the_checkpoints_and_purge_removes_them(azure: A
     assert worker["tags"]["rlcloud-cluster"] == "t-azure"
     roles = _assignments(azure)
     # The workers: one role, on the container only. The head: its autoscaler role, unchanged,
-    # and the right to give the worker identity (and no other) to the VMs it launches.
+    # the right to give the worker identity (and no other) to the VMs it launches, and read
+    # access to the container (the job's driver looks for the newest checkpoint there).
     storage = roles[BLOB_CONTRIBUTOR]
     assert (storage["scope"], storage["principalId"]) == (CONTAINER_SCOPE, worker["properties"]["principalId"])
     assert [r for r in roles.values() if r["principalId"] == worker["properties"]["principalId"]] == [storage]
     operator = roles[IDENTITY_OPERATOR]
     assert (operator["scope"], operator["principalId"]) == (worker["id"], head["properties"]["principalId"])
-    assert len(roles) == 3
+    reader = roles[BLOB_READER]
+    assert (reader["scope"], reader["principalId"]) == (CONTAINER_SCOPE, head["properties"]["principalId"])
+    assert len(roles) == 4
 
     config = ray_config("t-azure")
     assert config["provider"]["worker_msi"] == worker["id"] and config["provider"]["msi"] == head["id"]

@@ -49,6 +49,9 @@ CLOUDS = {
     "aws": CloudBoxKind("aws", "172.31.0.0/16", "tests.cloudbox.aws.server", "us-west-2"),
     # The default network's subnet in us-central1 (the fake hands out 10.128.0.x).
     "gcp": CloudBoxKind("gcp", "10.128.0.0/20", "tests.cloudbox.gcp.server", "us-central1"),
+    # The VNet rlcloud creates for an Azure cluster (network.address_space's default); its
+    # one subnet is the whole range, and Azure hands out its addresses from .4 up.
+    "azure": CloudBoxKind("azure", "10.0.0.0/16", "tests.cloudbox.azure.server", "eastus"),
 }
 
 

@@ -5,8 +5,9 @@
   -> proximity placement group (when a group asks for placement) -> managed identity
   -> custom autoscaler role (assignable in the group only) -> its assignment to the identity
   -> (az:// checkpoints) the storage account and container (create_bucket), the workers'
-  identity, its Storage Blob Data Contributor role on the container, and the head's right
-  to assign that identity (storage.py)
+  identity, its Storage Blob Data Contributor role on the container, the head's Storage Blob
+  Data Reader on it (the job's driver reads checkpoints there) and the head's right to
+  assign that identity (storage.py)
   -> (a cluster launched before workers went without one) the identity off its worker VMs.
 Ray's VMs come later, from `ray up`, through rlcloud's node provider (ray_node_provider.py),
 which puts every node behind the NSG and in the placement group, and gives the identity to
@@ -120,6 +121,19 @@ class AzureProvisioner:
                 label=f"Storage-Blob-Data-Contributor -> {layout.worker_identity}",
                 detail=f"scope: container {layout.storage_account}/{layout.container}",
                 description="rlcloud: the cluster's workers write checkpoints",
+            )
+        )
+        # The job's driver runs on the head, as the head's identity, and looks for the newest
+        # checkpoint before it starts (runtime/driver.py preflight): read, never write.
+        run.ensure(
+            steps.role_assignment(
+                head_principal,
+                scope=scope,
+                guid=layout.head_storage_guid(scope),
+                role_id=layout.storage_reader_role_id,
+                label=f"Storage-Blob-Data-Reader -> {layout.identity or 'head identity'}",
+                detail=f"scope: container {layout.storage_account}/{layout.container} (the job's driver finds the newest checkpoint)",
+                description="rlcloud: the job's driver on the head reads checkpoints",
             )
         )
         worker_id = str(layout.worker_identity_id)

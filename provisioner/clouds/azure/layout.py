@@ -21,6 +21,7 @@ AUTHZ = "Microsoft.Authorization"
 STORAGE = "Microsoft.Storage"
 # Built-in roles (the same GUID in every tenant).
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 MANAGED_IDENTITY_OPERATOR = "f1a07417-d97a-45cb-824c-7a7467783830"
 
 
@@ -142,6 +143,14 @@ class AzureLayout:
     @property
     def storage_role_id(self) -> str:
         return f"{self.subscription_scope}/providers/{AUTHZ}/roleDefinitions/{STORAGE_BLOB_DATA_CONTRIBUTOR}"
+
+    def head_storage_guid(self, container_scope: str) -> str:
+        """The head's read access to the checkpoints (the job's driver runs there)."""
+        return naming.azure_guid("head-storage-reader", container_scope, self.cluster)
+
+    @property
+    def storage_reader_role_id(self) -> str:
+        return f"{self.subscription_scope}/providers/{AUTHZ}/roleDefinitions/{STORAGE_BLOB_DATA_READER}"
 
     @property
     def identity_operator_role_id(self) -> str:

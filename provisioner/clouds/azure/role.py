@@ -15,8 +15,9 @@ VMs with their NICs, public IPs and disks) and nothing else:
     it cannot hand its own identity to a VM it makes. When checkpoints go to Azure Blob,
     the head also holds the built-in Managed Identity Operator on the workers' identity
     alone (storage.py), which lets it launch workers carrying that identity and no other;
-  - no storage: the head never reads or writes checkpoints; the workers' identity holds
-    Storage Blob Data Contributor on the checkpoint container only (storage.py);
+  - no storage: the workers' identity holds Storage Blob Data Contributor on the checkpoint
+    container only; the head gets Storage Blob Data Reader there, outside this role, since
+    the job's driver runs on the head and reads checkpoints (storage.py);
   - assignable only at the cluster's resource group, assigned only there.
 The operator needs to be allowed to create it (Owner or User Access Administrator on the
 group); the error hints say so when Azure refuses.

@@ -13,7 +13,9 @@ Who may touch it. The workers (learner, samplers) carry an identity of their own
 rlcloud-<name>-worker, whose only role is the built-in Storage Blob Data Contributor at the
 container's scope. The head keeps its autoscaler role and gets, on the worker identity
 alone, the built-in Managed Identity Operator: Azure requires `assign` on an identity to
-create a VM carrying it, and the head's autoscaler launches the workers.
+create a VM carrying it, and the head's autoscaler launches the workers. The head also gets
+the built-in Storage Blob Data Reader on the container: the job's driver runs on the head
+and looks for the newest checkpoint before it starts; it never writes one.
 
 Through the generic resources client (by id, with an api-version) like the other reads by
 id here: no extra SDK.

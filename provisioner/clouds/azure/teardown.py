@@ -69,7 +69,7 @@ class AzureTeardown:
 
     def _storage(self) -> tuple[list[str], str | None, bool]:
         """The assignments outside the group's listing, found by their deterministic names
-        (the workers' role at the container, the head's on the worker identity), and the
+        (the workers' and the head's roles at the container, the head's on the worker identity), and the
         checkpoint account / data group rlcloud created."""
         layout = self.layout
         if layout.worker_identity is None:
@@ -80,6 +80,7 @@ class AzureTeardown:
         if account is not None:
             scope = layout.container_scope(str(account["id"]), str(layout.container))
             wanted.append((scope, layout.storage_assignment_guid(scope)))
+            wanted.append((scope, layout.head_storage_guid(scope)))
         ids = []
         for scope, guid in wanted:
             found = get_or_none(lambda scope=scope, guid=guid: authorization.get(scope, guid))

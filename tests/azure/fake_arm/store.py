@@ -22,6 +22,7 @@ SERVICE_TAGS = {"*", "virtualnetwork", "internet", "azureloadbalancer"}
 # Built-in roles every tenant has (by GUID), the ones rlcloud assigns.
 BUILTIN_ROLES = {
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
     "f1a07417-d97a-45cb-824c-7a7467783830": "Managed Identity Operator",
 }
 STORAGE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")

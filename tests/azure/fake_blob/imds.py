@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from tests.azure.fake_blob.world import BlobWorld
+from tests.azure.fake_blob.world import BlobWorld, Identity
 from tests.support.http_fake import HttpFake, HttpReply, HttpRequest, ServedFake
 
 TOKEN_PATH = "/metadata/identity/oauth2/token"
@@ -49,23 +50,42 @@ class FakeImds(ServedFake):
         self.requests.append(query)
         if parsed.path != TOKEN_PATH:
             return 404, {"error": "not_found", "error_description": f"no {parsed.path} in the fake IMDS"}
-        if metadata_header.lower() != "true":
-            return 400, {"error": "invalid_request", "error_description": "Required metadata header not specified"}
-        resource = query.get("resource", "")
-        if not resource:
-            return 400, {"error": "invalid_request", "error_description": "Required query variable 'resource' is missing"}
-        client_id = query.get("client_id")
-        identity = next((i for i in self.world.identities if i.client_id == client_id), None)
-        if identity is None:
-            return 400, {"error": "invalid_request", "error_description": "Identity not found"}
-        now = int(time.time())
-        return 200, {
-            "access_token": self.world.issue_token(identity.principal),
-            "client_id": identity.client_id or "00000000-0000-0000-0000-000000000000",
-            "expires_in": "86399",
-            "expires_on": str(now + 86399),
-            "ext_expires_in": "86399",
-            "not_before": str(now),
-            "resource": resource,
-            "token_type": "Bearer",
-        }
+        return token_reply(query, metadata_header, self.world.identities, lambda principal, resource: self.world.issue_token(principal))
+
+
+def token_reply(
+    query: dict[str, str],
+    metadata_header: str,
+    identities: Sequence[Identity],
+    issue: Callable[[str, str], str],
+    default: Identity | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """IMDS's answer to a token request (`query` of /metadata/identity/oauth2/token), for a
+    caller whose identities are `identities`: the one whose client id the query names, or
+    without one `default` (what IMDS picks: the system-assigned identity, or the only one),
+    by default the one whose client_id is None.
+    `issue(principal, resource)` makes the bearer token; the cloud box uses it too, with the
+    identities of the VM that asks."""
+    if metadata_header.lower() != "true":
+        return 400, {"error": "invalid_request", "error_description": "Required metadata header not specified"}
+    resource = query.get("resource", "")
+    if not resource:
+        return 400, {"error": "invalid_request", "error_description": "Required query variable 'resource' is missing"}
+    client_id = query.get("client_id")
+    if client_id is None and default is not None:
+        identity: Identity | None = default
+    else:
+        identity = next((i for i in identities if i.client_id == client_id), None)
+    if identity is None:
+        return 400, {"error": "invalid_request", "error_description": "Identity not found"}
+    now = int(time.time())
+    return 200, {
+        "access_token": issue(identity.principal, resource),
+        "client_id": identity.client_id or "00000000-0000-0000-0000-000000000000",
+        "expires_in": "86399",
+        "expires_on": str(now + 86399),
+        "ext_expires_in": "86399",
+        "not_before": str(now),
+        "resource": resource,
+        "token_type": "Bearer",
+    }

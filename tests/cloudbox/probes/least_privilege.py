@@ -71,12 +71,52 @@ def gcp_attempts(bucket: str, prefix: str, found: dict[str, Any]) -> None:
     attempt("gcs_list_buckets", lambda: list(storage.Client(project=project, credentials=credentials).list_buckets()))
 
 
+def _azure_code(exc: Any) -> str:
+    """`403 AuthorizationFailed`: Blob's code (error_code), else Resource Manager's (error.code)."""
+    code = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None) or exc.reason
+    return f"{exc.status_code} {code}"
+
+def azure_attempts(account: str, rest: str, found: dict[str, Any]) -> None:
+    """Azure: the VM's managed identity (AZURE_CLIENT_ID picks it, as the node's `ray start`
+    exports it), its subscription and group from the instance metadata service."""
+    import urllib.request
+
+    from azure.core.exceptions import HttpResponseError
+    from azure.identity import DefaultAzureCredential
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.storage.blob import BlobServiceClient
+
+    request = urllib.request.Request("http://169.254.169.254/metadata/instance/compute?api-version=2021-02-01", headers={"Metadata": "true"})
+    compute = json.loads(urllib.request.urlopen(request, timeout=5).read())
+    container, _, prefix = rest.partition("/")
+    credential = DefaultAzureCredential()
+    found["identity"] = os.environ.get("AZURE_CLIENT_ID", "")
+
+    def attempt(name: str, call: Callable[[], Any]) -> None:
+        _attempt(found, name, call, (HttpResponseError,), _azure_code)
+
+    # A private endpoint where the image names one (the box); Azure's otherwise.
+    endpoint = os.environ.get("RLCLOUD_AZURE_ENDPOINT", "https://management.azure.com").rstrip("/")
+    vms = ComputeManagementClient(credential, compute["subscriptionId"], base_url=endpoint, credential_scopes=[f"{endpoint}/.default"]).virtual_machines
+    group = compute["resourceGroupName"]
+    attempt("compute_list_vms", lambda: list(vms.list(group)))
+    attempt("compute_delete", lambda: vms.begin_delete(group, "not-the-clusters").result())
+    template = os.environ.get("RLCLOUD_AZURE_BLOB_ENDPOINT", "https://{account}.blob.core.windows.net")
+    url = template.replace("{account}", account) if "{account}" in template else f"{template.rstrip('/')}/{account}"
+    service = BlobServiceClient(url, credential=credential)
+    key = f"{prefix}/probe/{found['host']}.txt"
+    attempt("blob_put_inside_container", lambda: service.get_blob_client(container, key).upload_blob(b"probe", overwrite=True))
+    attempt("blob_delete_inside_container", lambda: service.get_blob_client(container, key).delete_blob())
+    attempt("blob_put_other_container", lambda: service.get_blob_client(f"{container}-other", key).upload_blob(b"probe", overwrite=True))
+    attempt("blob_list_containers", lambda: list(service.list_containers()))
+
+
 def attempts() -> dict[str, Any]:
     uri = os.environ["RLCLOUD_CHECKPOINT_URI"]
     scheme, _, rest = uri.partition("://")
     bucket, _, prefix = rest.partition("/")
     found: dict[str, Any] = {"host": socket.gethostname()}
-    {"s3": aws_attempts, "gs": gcp_attempts}[scheme](bucket, prefix.rstrip("/"), found)
+    {"s3": aws_attempts, "gs": gcp_attempts, "az": azure_attempts}[scheme](bucket, prefix.rstrip("/"), found)
     return found
 
 
