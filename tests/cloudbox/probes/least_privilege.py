@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _attempt(found: dict[str, Any], name: str, call: Callable[[], Any], refused: tuple[type[BaseException], ...], code: Callable[[Any], str]) -> None:
