@@ -68,9 +68,29 @@ def test_samplers_serve_only_the_version_they_hold_and_recover_after_a_restart(s
     # Kill one sampler's process: Ray restarts it empty (version -1); the next step re-sends
     # the current weights to it and asks again instead of failing or using stale weights.
     ray.kill(group.workers[1], no_restart=False)
+    _wait_until_restarted_empty(group.workers[1])
     again = collect_experience(config, task, rng, group, publisher, version=0, pad_id=0)
     assert again.batch.size == 32 and again.sampler_retries >= 1
     assert [d["version"] for d in group.run_all_workers_single_data("describe")] == [0, 0]
+
+
+def _wait_until_restarted_empty(actor: object, timeout: float = 60.0) -> None:
+    """`ray.kill` only asks the GCS to kill the actor: a call sent right after can still reach the
+    old process and succeed. Wait until the restarted process answers, holding no weights."""
+    import time
+
+    import ray
+    from ray.exceptions import ActorUnavailableError, RayActorError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ray.get(actor.describe.remote(), timeout=10)["version"] == -1:  # type: ignore[attr-defined]
+                return
+        except (RayActorError, ActorUnavailableError):
+            pass  # dead or restarting: ask again
+        time.sleep(0.1)
+    raise AssertionError(f"sampler was not restarted within {timeout:.0f}s")
 
 
 def test_generation_is_reproducible_per_version(samplers) -> None:
