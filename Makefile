@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 DEPS   := $(VENV)/.deps-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench clean-venv help box-tools
+.PHONY: demo test lint bench clean-venv help box-tools
 
 # What the cloud box (tests/cloudbox) runs inside its VMs and around them: sshd, rsync for
 # `ray up`'s file mounts, nft for its firewall, ip for its namespaces. Installed only as root
@@ -19,6 +19,7 @@ BOX_PACKAGES := openssh-server openssh-client rsync nftables iproute2
 help:
 	@echo "make demo   - set up, then run the RL job on a local autoscaling Ray cluster"
 	@echo "make test   - set up, then run the test suite"
+	@echo "make lint   - ruff (format and lint) and mypy: strict on provisioner/, checked on runtime/"
 	@echo "make bench  - set up, then run the benchmarks (numbers to stdout and .bench/)"
 
 $(PY):
@@ -45,6 +46,14 @@ box-tools:
 
 test: $(DEPS) box-tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Zero findings or it fails. mypy is strict on the control plane; the runtime (torch and Ray
+# APIs with loose stubs) gets its function bodies checked, untyped ones included.
+lint: $(DEPS)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy --strict provisioner
+	$(VENV)/bin/mypy --check-untyped-defs runtime
 
 bench: $(DEPS)
 	$(PY) benchmarks/run.py

@@ -18,8 +18,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from unittest.mock import patch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,12 +108,12 @@ def _ray_iam_wait(server: Any, spec: Path) -> float:
 
 
 def main(repeats: int = REPEATS) -> dict:
+    import logging
+
     from provisioner.clouds.aws.session import on_new_client
     from tests.aws.aws_api import CallLog
     from tests.aws.moto_gaps import MotoGaps
     from tests.support.moto_server import FAKE_CREDENTIALS, start_moto_server
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto server's request log
     server = start_moto_server()

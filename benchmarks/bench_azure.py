@@ -22,6 +22,8 @@ from benchmarks.cli_verbs import REPEATS, VERBS, run_verb  # noqa: E402
 from benchmarks.common import save  # noqa: E402
 
 TEMPLATES = ("azure-multi-node", "azure-single-node-8gpu")
+
+
 def main() -> dict:
     from provisioner.api import template_path
     from provisioner.clouds.azure.sdk_clients import ENDPOINT_ENV, POLLING_INTERVAL_ENV
@@ -36,7 +38,13 @@ def main() -> dict:
             for _ in range(REPEATS):
                 fake.reset()
                 with tempfile.TemporaryDirectory() as home:
-                    env = {**os.environ, "RLCLOUD_HOME": home, ENDPOINT_ENV: fake.endpoint, POLLING_INTERVAL_ENV: "0", "RLCLOUD_PUBLIC_IP": "198.51.100.7"}
+                    env = {
+                        **os.environ,
+                        "RLCLOUD_HOME": home,
+                        ENDPOINT_ENV: fake.endpoint,
+                        POLLING_INTERVAL_ENV: "0",
+                        "RLCLOUD_PUBLIC_IP": "198.51.100.7",
+                    }
                     for verb, args in VERBS:
                         fake.clear_requests()
                         times[verb].append(run_verb(verb, args, template_path(name), env))

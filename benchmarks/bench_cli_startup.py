@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import interleaved_medians, run_quiet, save  # noqa: E402
+from benchmarks.common import interleaved_medians, run_quiet, save
 
 TARGET_RATIO = 0.2
 
@@ -31,7 +31,7 @@ def main(repeats: int = 9) -> dict:
         "met": ratio <= TARGET_RATIO,
         "repeats": repeats,
     }
-    print(f"cli startup: rlcloud --help {ours*1000:.0f} ms, ray --help {ray*1000:.0f} ms, ratio {ratio:.2f} (target <= {TARGET_RATIO})")
+    print(f"cli startup: rlcloud --help {ours * 1000:.0f} ms, ray --help {ray * 1000:.0f} ms, ratio {ratio:.2f} (target <= {TARGET_RATIO})")
     save("cli_startup", result)
     return result
 

@@ -34,7 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import RESULTS_DIR, save
+from benchmarks.common import RESULTS_DIR, save  # noqa: E402  (after the sys.path line above)
 
 SPEC = ROOT / "examples" / "cloudbox" / "aws.yaml"
 TIMEOUT_S = 600.0
@@ -174,7 +174,9 @@ def main() -> dict[str, Any]:
         "how": "one box, one run each; Ray's cluster is ours without the profiles, security group, key pair, placement group and EFA that rlcloud provisions",
     }
     print("AWS in the cloud box (examples/cloudbox/aws.yaml: head + 1 learner ready)")
-    print(f"  up:   rlcloud {ours['up_s']:.1f}s (incl. IAM, SG, key, placement group, bucket) vs ray up {ray['up_s']:.1f}s  ratio {result['up_ratio']}")
+    print(
+        f"  up:   rlcloud {ours['up_s']:.1f}s (incl. IAM, SG, key, placement group, bucket) vs ray up {ray['up_s']:.1f}s  ratio {result['up_ratio']}"
+    )
     print(f"  down: rlcloud {ours['down_s']:.1f}s vs ray down {ray['down_s']:.1f}s  ratio {result['down_ratio']}")
     print(f"  left after rlcloud down: {ours['leftovers'] or 'nothing'}")
     print(f"  left after ray down:     {ray['leftovers'] or 'nothing'}")

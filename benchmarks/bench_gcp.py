@@ -22,6 +22,8 @@ from benchmarks.cli_verbs import REPEATS, VERBS, run_verb  # noqa: E402
 from benchmarks.common import save  # noqa: E402
 
 TEMPLATES = ("gcp-multi-node", "gcp-single-node-8gpu")
+
+
 def main() -> dict:
     from provisioner.api import template_path
     from tests.gcp.fake_gcp import FakeGcp

@@ -90,8 +90,8 @@ def runtime_train_fn(loop_config: dict[str, Any]) -> None:
     import torch
 
     from runtime.config import AlgorithmConfig
-    from runtime.distributed.batched import BatchedDataDict
     from runtime.devices import resolve_device
+    from runtime.distributed.batched import BatchedDataDict
     from runtime.learner.parallel import wrap_model
     from runtime.learner.step import train_step
 
@@ -112,10 +112,9 @@ def runtime_train_fn(loop_config: dict[str, Any]) -> None:
 
 
 def runtime_tokens_per_s(sizes: dict[str, int], device_knob: str, gpus: int) -> float:
+    import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig
-
-    import ray
 
     from runtime.distributed.virtual_cluster import LEARNER, BundleSpec, RayVirtualCluster
     from runtime.learner.placement import LearnerPlacement, LearnerTrainer

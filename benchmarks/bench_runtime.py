@@ -82,7 +82,9 @@ class ServiceProcess:
 
     def __init__(self, code: str) -> None:
         prelude = f"import json, sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-        self.proc = subprocess.Popen([sys.executable, "-c", prelude + code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", prelude + code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("{"):
@@ -139,7 +141,9 @@ def learner_state_files(target_mb: int) -> dict[str, bytes]:
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.zeros(1, 4, dtype=torch.long)).sum().backward()
     optimizer.step()
-    state = LearnerState(step=1, model=full_model_state(model), optimizer=full_optimizer_state(model, optimizer), rng={"torch": torch.get_rng_state()})
+    state = LearnerState(
+        step=1, model=full_model_state(model), optimizer=full_optimizer_state(model, optimizer), rng={"torch": torch.get_rng_state()}
+    )
     return state_to_files(state)
 
 
@@ -249,8 +253,11 @@ def bench_checkpoints_gcs(files: dict[str, bytes], repeats: int) -> dict[str, An
         def download_threads() -> None:
             for file_name in files:
                 transfer_manager.download_chunks_concurrently(
-                    bucket.blob(f"one-chunk/{file_name}"), os.path.join(scratch.name, file_name),
-                    chunk_size=store.part_bytes, worker_type=transfer_manager.THREAD, max_workers=store.threads,
+                    bucket.blob(f"one-chunk/{file_name}"),
+                    os.path.join(scratch.name, file_name),
+                    chunk_size=store.part_bytes,
+                    worker_type=transfer_manager.THREAD,
+                    max_workers=store.threads,
                 )
 
         upload("default", None)
@@ -284,8 +291,13 @@ def bench_checkpoints_azure(files: dict[str, bytes], repeats: int) -> dict[str, 
         clients = {
             "blob default sizes": ContainerClient(account_url("benchacct"), "bench", credential=credential),
             "blob matched (our part size)": ContainerClient(
-                account_url("benchacct"), "bench", credential=credential,
-                max_single_put_size=part, max_block_size=part, max_single_get_size=part, max_chunk_get_size=part,
+                account_url("benchacct"),
+                "bench",
+                credential=credential,
+                max_single_put_size=part,
+                max_block_size=part,
+                max_single_get_size=part,
+                max_chunk_get_size=part,
             ),
         }
         baselines: dict[str, tuple[Transfer, Transfer]] = {}
@@ -338,12 +350,12 @@ def bench_weight_sync(counts: list[int], model_dims: dict[str, int], repeats: in
             group = start_samplers(cluster, config)
             groups[count] = (cluster, group, WeightPublisher(group))
         state = build_policy(RayRuntimeConfig(tiny=model_dims)).module.state_dict()  # type: ignore[arg-type]
-        for count, (_, _, publisher) in groups.items():
+        for _, _, publisher in groups.values():
             for version in range(2):  # warm-up: actors up, code paths and buffers touched
                 publisher.publish(state, version=version)
         version = 2
         for _ in range(repeats):
-            for count, (_, _, publisher) in groups.items():
+            for _, _, publisher in groups.values():
                 stats = publisher.publish(state, version=version)
                 times[count].append(stats.seconds)
                 fanout[count].append(stats.seconds - stats.put_seconds)
@@ -402,7 +414,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv if argv is not None else [])
     repeats = 2 if args.quick else 3
     files = learner_state_files(40 if args.quick else args.state_mb)
-    benches = {"s3": ("checkpoint", bench_checkpoints), "gs": ("checkpoint_gcs", bench_checkpoints_gcs), "az": ("checkpoint_azure", bench_checkpoints_azure)}
+    benches = {
+        "s3": ("checkpoint", bench_checkpoints),
+        "gs": ("checkpoint_gcs", bench_checkpoints_gcs),
+        "az": ("checkpoint_azure", bench_checkpoints_azure),
+    }
     results: dict[str, Any] = {}
     for scheme in [s.strip() for s in args.storage.split(",") if s.strip()]:
         if scheme not in benches:

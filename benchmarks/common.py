@@ -10,8 +10,8 @@ import json
 import statistics
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / ".bench"

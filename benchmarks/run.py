@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark (or those named on the command line) and summarise.
 
-    python benchmarks/run.py [cli_startup ...]
+python benchmarks/run.py [cli_startup ...]
 """
 
 from __future__ import annotations

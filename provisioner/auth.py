@@ -35,9 +35,7 @@ def read_token(path: Path) -> str:
     except FileNotFoundError:
         raise ClusterError(f"no auth token at {path}", hint="the cluster is not up; run `rlcloud up SPEC`") from None
     if mode & 0o077:
-        raise ClusterError(
-            f"{path} is readable by other users (mode {mode:o})", hint=f"chmod 600 {path}"
-        )
+        raise ClusterError(f"{path} is readable by other users (mode {mode:o})", hint=f"chmod 600 {path}")
     if not token:
         raise ClusterError(f"auth token file {path} is empty")
     return token

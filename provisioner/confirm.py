@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from provisioner.errors import RlcloudError, UsageError
 

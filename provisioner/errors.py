@@ -65,7 +65,7 @@ class SpecError(RlcloudError):
         return self.render()
 
     @classmethod
-    def single(cls, source: str | Path, message: str, *, path: str = "", line: int | None = None) -> "SpecError":
+    def single(cls, source: str | Path, message: str, *, path: str = "", line: int | None = None) -> SpecError:
         return cls(str(source), [SpecIssue(path=path, message=message, line=line)])
 
 

@@ -53,7 +53,9 @@ class Plan(BaseModel):
         if not self.resources:
             lines.append("  (nothing)")
         if self.cost is not None:
-            lines.append(f"estimated cost: ${self.cost.per_hour_min:,.2f}/h at min size, ${self.cost.per_hour_max:,.2f}/h at max size (on-demand list prices; spot discounted)")
+            lines.append(
+                f"estimated cost: ${self.cost.per_hour_min:,.2f}/h at min size, ${self.cost.per_hour_max:,.2f}/h at max size (on-demand list prices; spot discounted)"
+            )
             for c in self.cost.lines:
                 price = f"${c.per_node_hour:,.2f}/h each" if c.per_node_hour is not None else "price unknown"
                 count = "1" if c.group == "head" else f"{c.min_nodes}..{c.max_nodes}"
@@ -70,7 +72,11 @@ def estimate_cost(spec: ClusterSpecBase) -> CostEstimate | None:
         assert node.instance is not None
         price = node.price_per_hour()
         count_min, count_max = (1, 1) if node.is_head else (node.min_nodes, node.max_nodes)
-        lines.append(CostLine(group=node.group, instance_type=node.instance.name, min_nodes=count_min, max_nodes=count_max, spot=node.spot, per_node_hour=price))
+        lines.append(
+            CostLine(
+                group=node.group, instance_type=node.instance.name, min_nodes=count_min, max_nodes=count_max, spot=node.spot, per_node_hour=price
+            )
+        )
         if price is None:
             unpriced.append(node.instance.name)
             continue

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TextIO
+from typing import TextIO
 
 
 @dataclass
@@ -21,7 +22,7 @@ class Progress:
     _last_wait: str | None = None
 
     @classmethod
-    def to_stream(cls, stream: TextIO | None = None) -> "Progress":
+    def to_stream(cls, stream: TextIO | None = None) -> Progress:
         out = stream or sys.stderr
 
         def write(line: str) -> None:
@@ -31,7 +32,7 @@ class Progress:
         return cls(write=write)
 
     @classmethod
-    def silent(cls) -> "Progress":
+    def silent(cls) -> Progress:
         return cls(write=lambda line: None)
 
     def elapsed(self) -> float:

@@ -59,9 +59,7 @@ def _split(rest: str) -> tuple[str, str]:
 def _s3(rest: str) -> StorageLocation:
     bucket, prefix = _split(rest)
     if not _S3_BUCKET_RE.match(bucket) or ".." in bucket or _IPV4_RE.match(bucket):
-        raise ValueError(
-            f"{bucket!r} is not a valid bucket name (3-63 chars of a-z, 0-9, '.', '-', starting and ending with a letter or digit)"
-        )
+        raise ValueError(f"{bucket!r} is not a valid bucket name (3-63 chars of a-z, 0-9, '.', '-', starting and ending with a letter or digit)")
     return StorageLocation("s3", bucket=bucket, prefix=prefix)
 
 

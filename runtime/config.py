@@ -46,7 +46,12 @@ class TaskConfig(RuntimeModel):
     length: Annotated[int, Field(ge=1, le=12, description="`reverse`: characters per string.")] = 3
     alphabet: Annotated[
         str,
-        Field(min_length=2, max_length=36, pattern=r"^[0-9a-z]+$", description="`reverse`: the characters strings are drawn from (digits and lowercase letters)."),
+        Field(
+            min_length=2,
+            max_length=36,
+            pattern=r"^[0-9a-z]+$",
+            description="`reverse`: the characters strings are drawn from (digits and lowercase letters).",
+        ),
     ] = "0123456789"
     max_operand: Annotated[int, Field(ge=1, le=9999, description="`add`: operands are drawn from 0..max_operand.")] = 9
     prompts_per_step: Annotated[int, Field(ge=1, le=65536, description="Distinct prompts per training step.")] = 32
@@ -101,7 +106,9 @@ class RayRuntimeConfig(RuntimeModel):
     ] = "rl-run"
     model: Annotated[
         str,
-        Field(description="Model alias from the registry: `tiny` (built locally), or a hub model such as `qwen3-0.5b`, `qwen3-moe-a14b`, `llama3-8b` (needs the Hugging Face extra)."),
+        Field(
+            description="Model alias from the registry: `tiny` (built locally), or a hub model such as `qwen3-0.5b`, `qwen3-moe-a14b`, `llama3-8b` (needs the Hugging Face extra)."
+        ),
     ] = "tiny"
     tiny: Annotated[TinyModelConfig, Field(description="Shape of the `tiny` model (ignored for hub models).")] = TinyModelConfig()
     device: Annotated[
@@ -112,7 +119,9 @@ class RayRuntimeConfig(RuntimeModel):
         ),
     ] = "auto"
     seed: Annotated[int, Field(ge=0, description="Seed for model init, prompts and sampling.")] = 0
-    max_steps: Annotated[int, Field(ge=1, description="Training steps (one batch of rollouts each) to reach; a resumed run continues to this step.")] = 40
+    max_steps: Annotated[
+        int, Field(ge=1, description="Training steps (one batch of rollouts each) to reach; a resumed run continues to this step.")
+    ] = 40
 
     # ----- layout
     learner_mode: Annotated[
@@ -153,7 +162,9 @@ class RayRuntimeConfig(RuntimeModel):
     ] = 1
 
     # ----- verification
-    verify_batch_size: Annotated[int, Field(ge=1, description="Rollouts checked per verification task (tasks are batched to amortise scheduling).")] = 64
+    verify_batch_size: Annotated[
+        int, Field(ge=1, description="Rollouts checked per verification task (tasks are batched to amortise scheduling).")
+    ] = 64
     verify_num_cpus: Annotated[float, Field(gt=0, le=64, description="CPUs per verification task.")] = 0.5
 
     # ----- checkpoints
@@ -168,7 +179,9 @@ class RayRuntimeConfig(RuntimeModel):
     ] = None
     checkpoint_every: Annotated[int, Field(ge=1, description="Save every N steps (and always at the last step).")] = 10
     keep_checkpoints: Annotated[int, Field(ge=1, description="Complete checkpoints to keep; the one a run resumed from is never deleted.")] = 3
-    checkpoint_part_mb: Annotated[int, Field(ge=5, le=5120, description="Size of the objects a checkpoint file is split into (transferred in parallel).")] = 16
+    checkpoint_part_mb: Annotated[
+        int, Field(ge=5, le=5120, description="Size of the objects a checkpoint file is split into (transferred in parallel).")
+    ] = 16
     checkpoint_threads: Annotated[int, Field(ge=1, le=64, description="Parallel transfers when saving or loading a checkpoint.")] = 8
 
     # ----- telemetry
@@ -176,7 +189,9 @@ class RayRuntimeConfig(RuntimeModel):
         str | None,
         Field(description="Directory for TensorBoard event files, on the node running the job driver (`~` expands). Unset: no TensorBoard."),
     ] = None
-    wandb_project: Annotated[str | None, Field(description="W&B project; when set and wandb is installed, logs offline (sync later with `wandb sync`).")] = None
+    wandb_project: Annotated[
+        str | None, Field(description="W&B project; when set and wandb is installed, logs offline (sync later with `wandb sync`).")
+    ] = None
     wandb_run_name: Annotated[str | None, Field(description="W&B run name (default: run_name).")] = None
     wandb_entity: Annotated[str | None, Field(description="W&B entity (team or user).")] = None
 

@@ -151,7 +151,7 @@ class RayRuntime:
             self.cluster = None
         self.sink.close()
 
-    def __enter__(self) -> "RayRuntime":
+    def __enter__(self) -> RayRuntime:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -40,7 +40,9 @@ class StepExperience:
         return self.batch["rewards"]
 
 
-def _generate_one(samplers: RayWorkerGroup, publisher: WeightPublisher, index: int, shard: BatchedDataDict, version: int, first: Any) -> tuple[BatchedDataDict, int]:
+def _generate_one(
+    samplers: RayWorkerGroup, publisher: WeightPublisher, index: int, shard: BatchedDataDict, version: int, first: Any
+) -> tuple[BatchedDataDict, int]:
     """Rollouts from sampler `index`, re-syncing and retrying it if it lost its weights."""
     import ray
     from ray.exceptions import ActorUnavailableError, RayActorError

@@ -76,10 +76,7 @@ class SamplerWorker:
         restore = sorted(range(len(order)), key=order.__getitem__)
         out = merged.select_indices(restore).to_device("cpu")
         out["prompts"] = list(prompts)
-        out["completions"] = [
-            self.tokenizer.decode(ids[start_:].tolist())
-            for ids, start_ in zip(out["input_ids"], (len(e) for e in encoded))
-        ]
+        out["completions"] = [self.tokenizer.decode(ids[start_:].tolist()) for ids, start_ in zip(out["input_ids"], (len(e) for e in encoded))]
         out["weights_version"] = torch.full((len(prompts),), self.version, dtype=torch.long)
         out["generate_seconds"] = torch.full((len(prompts),), time.perf_counter() - start)
         return out

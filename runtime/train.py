@@ -25,12 +25,17 @@ if TYPE_CHECKING:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m runtime.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", help="job config YAML (see examples/job.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config field; repeatable; dotted keys reach sections (task.group_size=8)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field; repeatable; dotted keys reach sections (task.group_size=8)",
+    )
     parser.add_argument("--export-hf", metavar="DIR", help="after training, write the policy as a Hugging Face-style folder here")
     parser.add_argument("--help-config", action="store_true", help="list every config field with its default and description")
     return parser
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(config: "RayRuntimeConfig", export_hf: str | None) -> int:
+def _run(config: RayRuntimeConfig, export_hf: str | None) -> int:
     # Import torch (and everything the driver needs) before joining the cluster. On a
     # fake_multinode cluster every simulated node unpacks an *uploaded* working_dir into the
     # same shared folder, replacing it, so this process's cwd can vanish once workers start
@@ -74,10 +79,7 @@ def _run(config: "RayRuntimeConfig", export_hf: str | None) -> int:
             folder = runtime.export_for_hf(export_hf)
             print(f"exported the policy to {folder}")
     if summary.first_reward is not None and summary.last_reward is not None:
-        print(
-            f"done: step {summary.steps}, mean reward {summary.first_reward:.2f} -> {summary.last_reward:.2f} "
-            f"in {time.monotonic() - started:.0f}s"
-        )
+        print(f"done: step {summary.steps}, mean reward {summary.first_reward:.2f} -> {summary.last_reward:.2f} in {time.monotonic() - started:.0f}s")
     else:
         print(
             f"done: run {config.run_name!r} had already reached step {summary.steps} (max_steps); nothing to train. "

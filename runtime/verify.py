@@ -51,9 +51,6 @@ def verify_with_ray(
 
     start = time.perf_counter()
     remote = _remote_verify().options(scheduling_strategy="SPREAD", num_cpus=num_cpus)
-    refs = [
-        remote.remote(task_config, prompts[i : i + batch_size], completions[i : i + batch_size])
-        for i in range(0, len(prompts), batch_size)
-    ]
+    refs = [remote.remote(task_config, prompts[i : i + batch_size], completions[i : i + batch_size]) for i in range(0, len(prompts), batch_size)]
     rewards = [r for chunk in ray.get(refs) for r in chunk]
     return rewards, VerifyStats(tasks=len(refs), seconds=time.perf_counter() - start)

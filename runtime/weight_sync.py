@@ -41,7 +41,7 @@ def pack_state_dict(state: dict[str, torch.Tensor], version: int) -> PackedWeigh
         offset += -(-nbytes // ALIGN) * ALIGN
     buffer = np.empty(offset, dtype=np.uint8)
     flat = torch.from_numpy(buffer)
-    for (name, _, _, start, nbytes), tensor in zip(index, state.values()):
+    for (_, _, _, start, nbytes), tensor in zip(index, state.values()):
         flat[start : start + nbytes].copy_(tensor.detach().contiguous().view(-1).view(torch.uint8).cpu())
     return PackedWeights(version=version, buffer=buffer, index=index)
 
@@ -51,10 +51,7 @@ def unpack_tensors(packed: PackedWeights) -> dict[str, torch.Tensor]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         flat = torch.from_numpy(packed.buffer)
-    return {
-        name: flat[offset : offset + nbytes].view(getattr(torch, dtype)).view(shape)
-        for name, dtype, shape, offset, nbytes in packed.index
-    }
+    return {name: flat[offset : offset + nbytes].view(getattr(torch, dtype)).view(shape) for name, dtype, shape, offset, nbytes in packed.index}
 
 
 def load_packed_into(module: torch.nn.Module, packed: PackedWeights) -> None:
@@ -96,7 +93,7 @@ class WeightPublisher:
     """Publishes each new version to every sampler and remembers the latest, so a sampler
     that restarted (and lost its weights) can be brought up to date."""
 
-    def __init__(self, samplers: "RayWorkerGroup") -> None:
+    def __init__(self, samplers: RayWorkerGroup) -> None:
         self.samplers = samplers
         self.latest_ref: Any = None
         self.latest_version = -1

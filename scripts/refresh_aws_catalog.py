@@ -22,13 +22,32 @@ from provisioner.catalog.aws_ec2 import fetch_instance_types, fetch_region_zones
 # The families RL teams use (GPU) plus a few CPU types for heads.
 FAMILIES = ("p4d.", "p4de.", "p5.", "p5e.", "p5en.", "p6-b200.", "g5.", "g6.", "g6e.")
 CPU_TYPES = (
-    "m6i.large", "m6i.xlarge", "m6i.2xlarge", "m6i.4xlarge", "m6i.8xlarge",
-    "m7i.2xlarge", "m7i.4xlarge", "c6i.4xlarge", "c6i.8xlarge", "r6i.2xlarge",
+    "m6i.large",
+    "m6i.xlarge",
+    "m6i.2xlarge",
+    "m6i.4xlarge",
+    "m6i.8xlarge",
+    "m7i.2xlarge",
+    "m7i.4xlarge",
+    "c6i.4xlarge",
+    "c6i.8xlarge",
+    "r6i.2xlarge",
 )
 DEFAULT_REGIONS = (
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1",
-    "eu-west-2", "eu-central-1", "eu-north-1", "ap-northeast-1", "ap-southeast-1",
-    "ap-southeast-2", "ap-south-1", "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-northeast-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-south-1",
+    "sa-east-1",
 )
 
 
@@ -44,9 +63,7 @@ def main() -> None:
         regions = args.regions.split(",")
         session = boto3.Session(region_name=regions[0])
         ec2 = session.client("ec2")
-        names = [
-            t for t in fetch_all_names(ec2) if t.startswith(FAMILIES) or t in CPU_TYPES
-        ]
+        names = [t for t in fetch_all_names(ec2) if t.startswith(FAMILIES) or t in CPU_TYPES]
         types = fetch_instance_types(ec2, names)
         zones = {}
         offered: dict[str, set[str]] = {n: set() for n in names}
@@ -63,9 +80,9 @@ def main() -> None:
     if args.live:
         data = run()
     else:
-        from moto import mock_aws
-
         import os
+
+        from moto import mock_aws
 
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

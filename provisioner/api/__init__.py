@@ -1,8 +1,8 @@
 """rlcloud's Python API: everything the CLI does, callable from Python.
 
-    from provisioner import api
-    report = api.validate("cluster.yaml")
-    print(api.render("cluster.yaml").to_yaml("cluster.yaml"))
+from provisioner import api
+report = api.validate("cluster.yaml")
+print(api.render("cluster.yaml").to_yaml("cluster.yaml"))
 """
 
 from provisioner.api import cluster_ops, job_ops

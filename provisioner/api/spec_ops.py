@@ -24,7 +24,11 @@ class ValidationReport:
 
         lines = []
         for node in resolve_nodes(self.spec):
-            what = node.instance.describe() if node.instance else f"{node.cpus} CPU" + (f", {node.gpus}x {node.gpu_model} (simulated)" if node.gpus else "")
+            what = (
+                node.instance.describe()
+                if node.instance
+                else f"{node.cpus} CPU" + (f", {node.gpus}x {node.gpu_model} (simulated)" if node.gpus else "")
+            )
             scale = "head" if node.is_head else f"{node.min_nodes}..{node.max_nodes} nodes"
             extras = [x for x, on in (("spot", node.spot), ("fast-net", node.fast_networking), ("placement", node.placement)) if on]
             lines.append(f"  {node.group:<10} {scale:<13} {what}{'  [' + ', '.join(extras) + ']' if extras else ''}")
@@ -81,15 +85,13 @@ def _saved_refs(spec: ClusterSpecBase) -> Any:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of a spec file: one branch per cloud, selected by `cloud`."""
-    from typing import Annotated, Union
+    from typing import Annotated
 
     from pydantic import Field, TypeAdapter
 
     from provisioner.spec.models import AwsClusterSpec, AzureClusterSpec, GcpClusterSpec, LocalClusterSpec
 
-    adapter = TypeAdapter(
-        Annotated[Union[AwsClusterSpec, GcpClusterSpec, AzureClusterSpec, LocalClusterSpec], Field(discriminator="cloud")]
-    )
+    adapter = TypeAdapter(Annotated[AwsClusterSpec | GcpClusterSpec | AzureClusterSpec | LocalClusterSpec, Field(discriminator="cloud")])
     schema = adapter.json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from provisioner.spec.models import ClusterSpecBase
 
 
-def get_backend(spec: "ClusterSpecBase") -> "ClusterBackend":
+def get_backend(spec: ClusterSpecBase) -> ClusterBackend:
     if spec.cloud == "local":
         from provisioner.backends.local import LocalBackend
 

@@ -31,7 +31,14 @@ class DownResult:
 
 class ClusterBackend(Protocol):
     def up(
-        self, spec: ClusterSpecBase, *, progress: Progress, timeout_s: float, assume_yes: bool, provision_only: bool = False, restart_ray: bool = False
+        self,
+        spec: ClusterSpecBase,
+        *,
+        progress: Progress,
+        timeout_s: float,
+        assume_yes: bool,
+        provision_only: bool = False,
+        restart_ray: bool = False,
     ) -> UpResult: ...
 
     def plan(self, spec: ClusterSpecBase, progress: Progress | None = None) -> Plan: ...

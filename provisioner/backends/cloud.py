@@ -14,9 +14,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -57,16 +58,16 @@ class CloudBackend:
         self.provisioner = provisioner
 
     # ------------------------------------------------------------------ helpers
-    def _context(
-        self, spec: ClusterSpecBase, progress: Progress, *, for_apply: bool, ssh_cidrs: list[str] | None = None
-    ) -> ProvisionContext:
+    def _context(self, spec: ClusterSpecBase, progress: Progress, *, for_apply: bool, ssh_cidrs: list[str] | None = None) -> ProvisionContext:
         """`for_apply` creates the SSH key pair if missing. `ssh_cidrs` given means already
         resolved (or not needed: down and status pass []); None looks up this machine's
         public IP for `ssh_cidrs: auto`."""
         state = load_state(spec.name) or ClusterState(name=spec.name, cloud=spec.cloud)
         ctx = CompileContext.for_cluster(spec.name)
-        public_key = ensure_keypair(ctx.ssh_private_key, f"rlcloud-{spec.name}") if for_apply else (
-            ctx.ssh_public_key.read_text().strip() if ctx.ssh_public_key.exists() else None
+        public_key = (
+            ensure_keypair(ctx.ssh_private_key, f"rlcloud-{spec.name}")
+            if for_apply
+            else (ctx.ssh_public_key.read_text().strip() if ctx.ssh_public_key.exists() else None)
         )
         if ssh_cidrs is None:
             ssh_cidrs = resolve_ssh_cidrs(spec.network.ssh_cidrs)  # type: ignore[attr-defined]
@@ -139,7 +140,12 @@ class CloudBackend:
         ctx.save()
         status = self._wait_ready(spec, progress, deadline - time.monotonic())
         if started == UNCHANGED and not changed:
-            return UpResult(changed=False, message=f"cluster {spec.name} is up as specified; nothing changed (Ray was not restarted)", status=status, ray_config_path=str(path))
+            return UpResult(
+                changed=False,
+                message=f"cluster {spec.name} is up as specified; nothing changed (Ray was not restarted)",
+                status=status,
+                ray_config_path=str(path),
+            )
         verb = {UPDATED: "is up; the running Ray took the new configuration without a restart", UNCHANGED: "is up"}.get(started, "is up")
         return UpResult(changed=True, message=f"cluster {spec.name} {verb}", status=status, ray_config_path=str(path))
 
@@ -182,7 +188,9 @@ class CloudBackend:
                 log = self._save_autoscaler_log(spec)
                 raise ClusterError(
                     f"{exc.message}\n  step: waiting for each group's min_nodes to join (after `ray up`)",
-                    hint=f"the head's autoscaler log is copied to {log}" if log else "the head's autoscaler log could not be fetched; try `rlcloud status`",
+                    hint=f"the head's autoscaler log is copied to {log}"
+                    if log
+                    else "the head's autoscaler log could not be fetched; try `rlcloud status`",
                 ) from None
 
     def _save_autoscaler_log(self, spec: ClusterSpecBase) -> Path | None:
@@ -211,9 +219,7 @@ class CloudBackend:
         ray_config = naming.ray_config_path(spec.name)
         # After `up --provision-only` the user may have run `ray up` by hand: a running head
         # means Ray needs stopping even though our state says only "provisioned".
-        ray_running = ray_config.exists() and (
-            ctx.state.status in ("up", "starting") or self.provisioner.head_address(ctx) is not None
-        )
+        ray_running = ray_config.exists() and (ctx.state.status in ("up", "starting") or self.provisioner.head_address(ctx) is not None)
         if not to_delete and not ray_running:
             if ctx.state.status != "down" and load_state(spec.name) is not None:
                 ctx.state.status = "down"
@@ -231,7 +237,10 @@ class CloudBackend:
         ctx.save()
         if left:
             return DownResult(changed=True, message=f"cluster {spec.name}: some resources could not be deleted", left_behind=left)
-        return DownResult(changed=True, message=f"cluster {spec.name} is down; nothing of it is left running or billed" + ("" if purge_storage else " (checkpoints kept)"))
+        return DownResult(
+            changed=True,
+            message=f"cluster {spec.name} is down; nothing of it is left running or billed" + ("" if purge_storage else " (checkpoints kept)"),
+        )
 
     @staticmethod
     def _ray_down(config_path: Path, state_dir: Path, progress: Progress) -> None:

@@ -131,7 +131,9 @@ class LocalBackend:
         current = yaml.safe_load(config_path.read_text()) if config_path.exists() else None
         wanted = _config_for(spec, runtime)
         if current == wanted:
-            return UpResult(changed=False, message=f"cluster {spec.name} is already up; nothing changed", dashboard=endpoint.url, ray_config_path=str(config_path))
+            return UpResult(
+                changed=False, message=f"cluster {spec.name} is already up; nothing changed", dashboard=endpoint.url, ray_config_path=str(config_path)
+            )
         if current is not None and current["available_node_types"].get(HEAD_RAY_NAME) != wanted["available_node_types"][HEAD_RAY_NAME]:
             raise ClusterError(
                 f"cluster {spec.name} is up with a different head node; the head cannot change while it runs",
@@ -141,7 +143,9 @@ class LocalBackend:
         # autoscaler settings change without a restart.
         config_path.write_text(yaml.safe_dump(wanted, sort_keys=False))
         progress.step("updated the autoscaling config of the running cluster")
-        return UpResult(changed=True, message=f"cluster {spec.name} is up; autoscaling config updated", dashboard=endpoint.url, ray_config_path=str(config_path))
+        return UpResult(
+            changed=True, message=f"cluster {spec.name} is up; autoscaling config updated", dashboard=endpoint.url, ray_config_path=str(config_path)
+        )
 
     # ------------------------------------------------------------------ down
     def down(self, spec: ClusterSpecBase, *, progress: Progress, assume_yes: bool = True, purge_storage: bool = False) -> DownResult:
@@ -193,4 +197,3 @@ class LocalBackend:
 
 def _spec_hint(state: ClusterState | None) -> str:
     return state.spec_path if state and state.spec_path else "SPEC"
-

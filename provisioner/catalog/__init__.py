@@ -8,7 +8,7 @@ docs, and prices.json holds approximate on-demand prices for estimates.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -21,7 +21,7 @@ def _read(name: str) -> Any:
     return json.loads(resources.files("provisioner.catalog").joinpath("data", name).read_text())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _prices() -> dict[str, Any]:
     return _read("prices.json")
 
@@ -31,7 +31,7 @@ def spot_discount(cloud: Cloud) -> float:
     return float(_prices()["spot_discount"][cloud])
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_catalog(cloud: Cloud) -> Catalog:
     """The bundled catalog of `cloud` (cached; the data files are read once)."""
     data = _read(f"{cloud}.json")

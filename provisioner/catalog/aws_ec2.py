@@ -7,7 +7,8 @@ than trusting a snapshot. Takes an already-built boto3 EC2 client, so it imports
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from provisioner.catalog.model import canonical_gpu
 

@@ -91,10 +91,5 @@ class Catalog:
         model = canonical_gpu(gpu_model)
         counts = sorted({t.gpu_count for t in self.types.values() if t.gpu_model == model})
         if counts:
-            raise LookupError(
-                f"no {self.cloud} type has {count}x {model}; {model} comes in counts {counts}"
-            )
-        raise LookupError(
-            f"{self.cloud} has no {model} GPUs in the catalog; known GPU models: "
-            f"{', '.join(self.gpu_models())}"
-        )
+            raise LookupError(f"no {self.cloud} type has {count}x {model}; {model} comes in counts {counts}")
+        raise LookupError(f"{self.cloud} has no {model} GPUs in the catalog; known GPU models: {', '.join(self.gpu_models())}")

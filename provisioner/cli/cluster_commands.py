@@ -44,9 +44,7 @@ def up(
     from provisioner import api
     from provisioner.progress import Progress
 
-    result = api.up(
-        spec, progress=Progress.to_stream(), timeout_s=timeout, assume_yes=yes, provision_only=provision_only, restart_ray=restart_ray
-    )
+    result = api.up(spec, progress=Progress.to_stream(), timeout_s=timeout, assume_yes=yes, provision_only=provision_only, restart_ray=restart_ray)
     (ok if result.changed else info)(result.message)
     if provision_only:
         return
@@ -72,7 +70,9 @@ def plan(
 def down(
     spec: SpecArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting cloud resources.")] = False,
-    purge_storage: Annotated[bool, typer.Option("--purge-storage", help="Also delete checkpoint data rlcloud created (asks first unless --yes).")] = False,
+    purge_storage: Annotated[
+        bool, typer.Option("--purge-storage", help="Also delete checkpoint data rlcloud created (asks first unless --yes).")
+    ] = False,
 ) -> None:
     """Stop the cluster in SPEC and remove what `up` created. Checkpoints are kept.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,11 +11,11 @@ from provisioner.cli.output import data, error, info, ok
 from provisioner.errors import UsageError
 
 AddressOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--address", help="Dashboard URL of a Ray cluster rlcloud did not create (http://HOST:8265); then no SPEC."),
 ]
 TokenFileOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--token-file", help="Auth token file for --address clusters (default: $RAY_AUTH_TOKEN)."),
 ]
 
@@ -59,10 +59,12 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 
 def submit(
     args: Annotated[list[str], typer.Argument(help="SPEC, then `--`, then the command to run on the cluster.", metavar="SPEC -- ENTRYPOINT...")],
-    working_dir: Annotated[Path, typer.Option("--working-dir", help="Directory uploaded as the job's working dir (.gitignore honoured).")] = Path("."),
+    working_dir: Annotated[Path, typer.Option("--working-dir", help="Directory uploaded as the job's working dir (.gitignore honoured).")] = Path(
+        "."
+    ),
     env: Annotated[list[str], typer.Option("--env", help="KEY=VALUE environment variable for the job (repeatable).")] = [],
     exclude: Annotated[list[str], typer.Option("--exclude", help="Extra path pattern not to upload (repeatable).")] = [],
-    name: Annotated[Optional[str], typer.Option("--name", help="Job id to use (must be new on the cluster).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Job id to use (must be new on the cluster).")] = None,
     no_follow: Annotated[bool, typer.Option("--no-follow", help="Return after submitting; print the job id.")] = False,
     address: AddressOpt = None,
     token_file: TokenFileOpt = None,

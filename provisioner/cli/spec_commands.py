@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,7 +38,7 @@ def validate(spec: SpecArg) -> None:
 
 def render(
     spec: SpecArg,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the YAML here instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the YAML here instead of stdout.")] = None,
 ) -> None:
     """Print the Ray autoscaler cluster YAML that SPEC compiles to.
 
@@ -59,7 +59,7 @@ def render(
 
 
 def schema(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the schema here instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the schema here instead of stdout.")] = None,
 ) -> None:
     """Print the JSON Schema of spec files, for editor completion and validation.
 
@@ -77,7 +77,7 @@ def schema(
 
 
 def templates(
-    name: Annotated[Optional[str], typer.Argument(help="Print this template (e.g. aws-multi-node).")] = None,
+    name: Annotated[str | None, typer.Argument(help="Print this template (e.g. aws-multi-node).")] = None,
 ) -> None:
     """List the preset cluster specs, or print one to start from.
 
@@ -94,7 +94,7 @@ def templates(
 
 def catalog(
     cloud: Annotated[str, typer.Argument(help="aws, gcp or azure.")],
-    gpu: Annotated[Optional[str], typer.Option(help="Only types with this GPU model, e.g. H100.")] = None,
+    gpu: Annotated[str | None, typer.Option(help="Only types with this GPU model, e.g. H100.")] = None,
 ) -> None:
     """List the instance types rlcloud knows for CLOUD: vCPUs, memory, GPUs, fast networking, $/h."""
     from provisioner import api

@@ -4,10 +4,10 @@ rlcloud did not create (`--address`, the seeds' `ray_head_node_address` use case
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from provisioner.auth import bearer_headers, read_token
 from provisioner.cluster.dashboard import DashboardEndpoint
@@ -46,7 +46,11 @@ def _external_headers(token_file: Path | None) -> dict[str, str]:
 @contextmanager
 def connect(spec_path: Path | None, address: str | None = None, token_file: Path | None = None) -> Iterator[Connection]:
     if address is not None:
-        yield Connection(endpoint=DashboardEndpoint(normalise_address(address), _external_headers(token_file)), cluster_name=None, checkpoint_uri=os.environ.get("RLCLOUD_CHECKPOINT_URI"))
+        yield Connection(
+            endpoint=DashboardEndpoint(normalise_address(address), _external_headers(token_file)),
+            cluster_name=None,
+            checkpoint_uri=os.environ.get("RLCLOUD_CHECKPOINT_URI"),
+        )
         return
     if spec_path is None:
         raise UsageError("give a cluster SPEC, or --address for a cluster rlcloud did not create")

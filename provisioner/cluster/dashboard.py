@@ -38,8 +38,7 @@ class DashboardEndpoint:
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise TokenRefused(
-                    f"the cluster at {self.url} refused the request ({exc.code}: "
-                    f"{'no token' if exc.code == 401 else 'wrong token'})",
+                    f"the cluster at {self.url} refused the request ({exc.code}: {'no token' if exc.code == 401 else 'wrong token'})",
                     hint="use the cluster's token: rlcloud commands read it from the cluster's state directory",
                 ) from None
             raise ClusterError(f"{self.url}{path} answered HTTP {exc.code}: {exc.read()[:300]!r}") from None

@@ -39,7 +39,6 @@ class RayRun:
     tail: list[str] = field(default_factory=list)
     command: str | None = None  # the last setup / start command Ray ran
 
-
     @property
     def last_step(self) -> str:
         step = self.steps[-1] if self.steps else "starting"
@@ -54,9 +53,7 @@ def _ray_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "ray.scripts.scripts", *args]
 
 
-def _run(
-    command: list[str], run: RayRun, progress: Progress, timeout_s: float, env: dict[str, str], label: str
-) -> int | None:
+def _run(command: list[str], run: RayRun, progress: Progress, timeout_s: float, env: dict[str, str], label: str) -> int | None:
     """Run, teeing output to the log; the exit code, or None when it ran out of time."""
     run.log.parent.mkdir(parents=True, exist_ok=True)
     with run.log.open("w") as log:
@@ -125,7 +122,9 @@ def ray_up(config_path: Path, *, restart: bool, state_dir: Path, progress: Progr
     code = _run(_ray_command(*args, str(config_path)), run, progress, timeout_s, env, "ray up")
     hint = f"the whole output is in {run.log}; fix the cause and re-run `rlcloud up`, or `rlcloud down` to remove what was made"
     if code is None:
-        raise ClusterError(f"`ray up` did not finish within {time.monotonic() - started:.0f}s, at step: {run.last_step}; last output: {run.reason()}", hint=hint)
+        raise ClusterError(
+            f"`ray up` did not finish within {time.monotonic() - started:.0f}s, at step: {run.last_step}; last output: {run.reason()}", hint=hint
+        )
     if code != 0:
         raise ClusterError(f"`ray up` failed at step: {run.last_step}: {run.reason()}", hint=hint)
     return run

@@ -43,7 +43,9 @@ class ClusterStatus(BaseModel):
     dashboard: str | None = None
     groups: list[GroupStatus] = Field(default_factory=list)
     resources: list[ResourceStatus] = Field(default_factory=list)
-    pending_demand: list[dict[str, float]] = Field(default_factory=list, description="Resource shapes waiting for capacity (tasks, actors, placement group bundles).")
+    pending_demand: list[dict[str, float]] = Field(
+        default_factory=list, description="Resource shapes waiting for capacity (tasks, actors, placement group bundles)."
+    )
     autoscaler_error: str | None = None
     jobs: list[JobStatus] = Field(default_factory=list)
 

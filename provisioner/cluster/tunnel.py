@@ -82,11 +82,9 @@ class SshTunnel:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.spec.local_port}"
 
-    def __enter__(self) -> "SshTunnel":
+    def __enter__(self) -> SshTunnel:
         self.spec.known_hosts.parent.mkdir(parents=True, exist_ok=True)
-        self._proc = subprocess.Popen(
-            self.spec.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self._proc = subprocess.Popen(self.spec.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + self.ready_timeout_s
         while not _port_open(self.spec.local_port):
             if self._proc.poll() is not None:

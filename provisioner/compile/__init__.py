@@ -28,9 +28,7 @@ __all__ = [
 ]
 
 
-def compile_cluster(
-    spec: ClusterSpecBase, ctx: CompileContext | None = None, refs: BaseModel | None = None
-) -> dict[str, Any]:
+def compile_cluster(spec: ClusterSpecBase, ctx: CompileContext | None = None, refs: BaseModel | None = None) -> dict[str, Any]:
     """The Ray cluster config for `spec`. `refs` carries ids from provisioning, if any."""
     ctx = ctx or CompileContext.for_cluster(spec.name)
     if spec.cloud == "aws":

@@ -23,6 +23,7 @@ from provisioner.images import AWS_DEFAULT_IMAGE
 from provisioner.spec.models import AwsClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 
+
 class AwsRefs(BaseModel):
     """AWS ids known only after provisioning."""
 

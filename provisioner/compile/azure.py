@@ -52,9 +52,9 @@ class AzureRefs(BaseModel):
     identity_client_id: str | None = None
     ppg_id: str | None = None
     worker_identity_id: Annotated[str | None, Field(description="Resource id of the workers' identity (az:// checkpoints only).")] = None
-    worker_identity_client_id: Annotated[
-        str | None, Field(description="Its client id, exported as AZURE_CLIENT_ID by the workers' `ray start`.")
-    ] = None
+    worker_identity_client_id: Annotated[str | None, Field(description="Its client id, exported as AZURE_CLIENT_ID by the workers' `ray start`.")] = (
+        None
+    )
 
 
 def resource_group(spec: AzureClusterSpec, refs: AzureRefs) -> str:

@@ -11,7 +11,8 @@ Security choices made here, for every cloud:
 from __future__ import annotations
 
 import shlex
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from provisioner import naming
 from provisioner.compile.context import CompileContext

@@ -32,7 +32,7 @@ class CompileContext(BaseModel):
     state_dir: Path = Field(description="The cluster's state directory (token, keys, rendered YAML).")
 
     @classmethod
-    def for_cluster(cls, name: str) -> "CompileContext":
+    def for_cluster(cls, name: str) -> CompileContext:
         return cls(state_dir=naming.state_dir(name))
 
     @property

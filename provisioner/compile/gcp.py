@@ -122,7 +122,10 @@ def node_config(spec: GcpClusterSpec, node: ResolvedNode, refs: GcpRefs) -> dict
     scheduling: dict[str, Any] = {}
     if inst.has_gpu:
         config["guestAccelerators"] = [
-            {"acceleratorType": f"projects/{spec.project}/zones/{spec.zone}/acceleratorTypes/{inst.gce_accelerator_type}", "acceleratorCount": inst.gpu_count}
+            {
+                "acceleratorType": f"projects/{spec.project}/zones/{spec.zone}/acceleratorTypes/{inst.gce_accelerator_type}",
+                "acceleratorCount": inst.gpu_count,
+            }
         ]
     if inst.has_gpu or node.placement:
         # GPU VMs cannot live-migrate, and several series refuse it in a compact placement policy.
@@ -132,9 +135,7 @@ def node_config(spec: GcpClusterSpec, node: ResolvedNode, refs: GcpRefs) -> dict
     if scheduling:
         config["scheduling"] = scheduling
     if node.placement:
-        config["resourcePolicies"] = [
-            f"projects/{spec.project}/regions/{spec.region}/resourcePolicies/{naming.gcp_placement_policy(spec.name)}"
-        ]
+        config["resourcePolicies"] = [f"projects/{spec.project}/regions/{spec.region}/resourcePolicies/{naming.gcp_placement_policy(spec.name)}"]
     return config
 
 

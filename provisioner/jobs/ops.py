@@ -6,9 +6,10 @@ import asyncio
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from provisioner.cluster.dashboard import DashboardEndpoint
 from provisioner.errors import ClusterError, UsageError

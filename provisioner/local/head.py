@@ -77,9 +77,7 @@ def free_ports(count: int) -> list[int]:
 
 def allocate_runtime(state_dir: Path) -> LocalRuntime:
     gcs, dashboard, client, agent = free_ports(4)
-    return LocalRuntime(
-        gcs_port=gcs, dashboard_port=dashboard, client_port=client, agent_port=agent, temp_dir=cluster_temp_dir(state_dir)
-    )
+    return LocalRuntime(gcs_port=gcs, dashboard_port=dashboard, client_port=client, agent_port=agent, temp_dir=cluster_temp_dir(state_dir))
 
 
 @dataclass

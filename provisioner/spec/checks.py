@@ -83,9 +83,7 @@ def _storage_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
             makers = ", ".join(f"{cloud} ({native_scheme(cloud)}://)" for cloud in CREATES_BUCKETS)
             issues.append(RuleIssue(("storage", "create_bucket"), f"rlcloud can create buckets on {makers}, not on {spec.cloud}"))
         elif scheme != native:
-            issues.append(
-                RuleIssue(("storage", "create_bucket"), f"create_bucket on {spec.cloud} needs a {native}:// checkpoint_uri")
-            )
+            issues.append(RuleIssue(("storage", "create_bucket"), f"create_bucket on {spec.cloud} needs a {native}:// checkpoint_uri"))
     return issues
 
 

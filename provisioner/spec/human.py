@@ -34,8 +34,7 @@ class AcceleratorRequest(BaseModel):
     name: Annotated[
         str,
         Field(
-            description="GPU model, e.g. A100, A100-80GB, H100, H200, L4, A10G, L40S. "
-            "Case-insensitive; normalised to upper case.",
+            description="GPU model, e.g. A100, A100-80GB, H100, H200, L4, A10G, L40S. Case-insensitive; normalised to upper case.",
             min_length=1,
         ),
     ]
@@ -53,7 +52,7 @@ class AcceleratorRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _normalise(self) -> "AcceleratorRequest":
+    def _normalise(self) -> AcceleratorRequest:
         object.__setattr__(self, "name", self.name.upper())
         return self
 

@@ -114,9 +114,7 @@ def spec_from_document(doc: YamlDocument) -> ClusterSpecBase:
     """Validate parsed YAML into the right spec class; raise SpecError listing every issue."""
     data = doc.data
     if not isinstance(data, dict):
-        raise SpecError.single(
-            doc.source, f"expected a mapping with at least `name:` and `cloud:`, got {type(data).__name__}", line=1
-        )
+        raise SpecError.single(doc.source, f"expected a mapping with at least `name:` and `cloud:`, got {type(data).__name__}", line=1)
     cloud = data.get("cloud")
     if cloud is None:
         raise SpecError.single(doc.source, "required field is missing; one of: aws, gcp, azure, local", path="cloud", line=1)
@@ -133,10 +131,7 @@ def spec_from_document(doc: YamlDocument) -> ClusterSpecBase:
     except ValidationError as exc:
         raise SpecError(doc.source, issues_from_validation(exc, doc, spec_cls)) from None
     except SpecRuleViolations as exc:
-        issues = [
-            SpecIssue(path=".".join(str(p) for p in i.path), message=i.message, line=doc.line_of(i.path))
-            for i in exc.issues
-        ]
+        issues = [SpecIssue(path=".".join(str(p) for p in i.path), message=i.message, line=doc.line_of(i.path)) for i in exc.issues]
         raise SpecError(doc.source, issues) from None
 
 

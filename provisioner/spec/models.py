@@ -56,11 +56,10 @@ class SpecModel(BaseModel):
 
 def _check_cluster_name(value: str) -> str:
     if not isinstance(value, str):
-        raise ValueError("expected a string")  # noqa: TRY004 (pydantic reports ValueError, not TypeError)
+        raise ValueError("expected a string")
     if len(value) > CLUSTER_NAME_MAX:
         raise ValueError(
-            f"{len(value)} characters; at most {CLUSTER_NAME_MAX} (it becomes part of cloud "
-            "resource names, which AWS IAM and GCP limit)"
+            f"{len(value)} characters; at most {CLUSTER_NAME_MAX} (it becomes part of cloud resource names, which AWS IAM and GCP limit)"
         )
     if not CLUSTER_NAME_RE.match(value):
         raise ValueError(
@@ -97,14 +96,11 @@ class RaySettings(SpecModel):
     version: Annotated[
         str,
         Field(
-            description="Ray version installed on the nodes; must match the Ray on the operator's machine "
-            "for the Jobs API and `ray up` to agree.",
+            description="Ray version installed on the nodes; must match the Ray on the operator's machine for the Jobs API and `ray up` to agree.",
             pattern=r"^\d+\.\d+\.\d+$",
         ),
     ] = "2.60.0"
-    idle_timeout_minutes: Annotated[
-        float, Field(description="Minutes a worker node may sit idle before the autoscaler removes it.", ge=0)
-    ] = 5.0
+    idle_timeout_minutes: Annotated[float, Field(description="Minutes a worker node may sit idle before the autoscaler removes it.", ge=0)] = 5.0
     upscaling_speed: Annotated[
         float,
         Field(description="How many nodes the autoscaler may add at once, as a multiple of the current count.", gt=0),
@@ -116,9 +112,7 @@ class RaySettings(SpecModel):
             "custom AMI or image would: no `pip install` at setup, so the nodes need no access to PyPI.",
         ),
     ] = False
-    setup_commands: Annotated[
-        list[str], Field(description="Shell commands run on every node after Ray is installed (e.g. pip installs).")
-    ] = []
+    setup_commands: Annotated[list[str], Field(description="Shell commands run on every node after Ray is installed (e.g. pip installs).")] = []
     head_setup_commands: Annotated[list[str], Field(description="Shell commands run on the head node only.")] = []
     worker_setup_commands: Annotated[list[str], Field(description="Shell commands run on worker nodes only.")] = []
     env: Annotated[
@@ -353,7 +347,7 @@ def _parse_cidr(value: Any) -> ipaddress.IPv4Network:
     if isinstance(value, ipaddress.IPv4Network):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected an IPv4 CIDR string like 203.0.113.0/24, got {value!r}")  # noqa: TRY004 (pydantic)
+        raise ValueError(f"expected an IPv4 CIDR string like 203.0.113.0/24, got {value!r}")
     text = value.strip()
     if "/" not in text:
         text += "/32"
@@ -373,7 +367,7 @@ def _parse_ssh_cidrs(value: Any) -> Any:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ValueError("expected 'auto' or a list of IPv4 CIDRs like [203.0.113.0/24]")  # noqa: TRY004 (pydantic)
+        raise ValueError("expected 'auto' or a list of IPv4 CIDRs like [203.0.113.0/24]")
     if not value:
         raise ValueError("list at least one CIDR, or 'auto' for this machine's public IP")
     parsed = []
@@ -426,9 +420,7 @@ def _placement_word(cloud: str) -> Any:
             return "none"
         for other, word in PLACEMENT_WORDS.items():
             if value == word and other != cloud:
-                raise ValueError(
-                    f"{word!r} is {other}'s placement; on {cloud} use {PLACEMENT_WORDS[cloud]!r} or 'none'"
-                )
+                raise ValueError(f"{word!r} is {other}'s placement; on {cloud} use {PLACEMENT_WORDS[cloud]!r} or 'none'")
         return value
 
     return BeforeValidator(check)
@@ -486,8 +478,13 @@ class AwsNetwork(_CloudNetwork):
         _placement_word("aws"),
         Field(description="'cluster': an EC2 cluster placement group for GPU groups (low-latency, one AZ)."),
     ] = "none"
-    vpc_id: Annotated[str | None, Field(description="Existing VPC to use (default: the region's default VPC).", pattern=r"^vpc-[0-9a-f]{8,17}$")] = None
-    subnet_id: Annotated[str | None, Field(description="Existing subnet (must be in `zone`); default: a subnet of the VPC in `zone`.", pattern=r"^subnet-[0-9a-f]{8,17}$")] = None
+    vpc_id: Annotated[str | None, Field(description="Existing VPC to use (default: the region's default VPC).", pattern=r"^vpc-[0-9a-f]{8,17}$")] = (
+        None
+    )
+    subnet_id: Annotated[
+        str | None,
+        Field(description="Existing subnet (must be in `zone`); default: a subnet of the VPC in `zone`.", pattern=r"^subnet-[0-9a-f]{8,17}$"),
+    ] = None
     security_group_id: Annotated[
         str | None,
         Field(description="Existing security group to use instead of creating one. Never modified or deleted.", pattern=r"^sg-[0-9a-f]{8,17}$"),
@@ -516,9 +513,7 @@ class AzureNetwork(_CloudNetwork):
     ] = "none"
     vnet: Annotated[str | None, Field(description="Existing VNet name in the resource group (default: rlcloud creates one).")] = None
     subnet: Annotated[str | None, Field(description="Existing subnet name in `vnet`.")] = None
-    address_space: Annotated[
-        str, Field(description="CIDR of the VNet rlcloud creates (when `vnet` is not given).")
-    ] = "10.0.0.0/16"
+    address_space: Annotated[str, Field(description="CIDR of the VNet rlcloud creates (when `vnet` is not given).")] = "10.0.0.0/16"
 
     @field_validator("address_space")
     @classmethod
@@ -619,10 +614,7 @@ class GcpIdentity(SpecModel):
         if not GCP_ROLE_RE.match(value):
             raise ValueError(f"{value!r} is not a role name like roles/compute.instanceAdmin.v1 or projects/P/roles/NAME")
         if value in GCP_FORBIDDEN_ROLES or (value.startswith("roles/") and value.endswith(".admin")):
-            raise ValueError(
-                f"{value} is too broad for node VMs (anything on them could use it); "
-                "use a narrower predefined role or a custom role"
-            )
+            raise ValueError(f"{value} is too broad for node VMs (anything on them could use it); use a narrower predefined role or a custom role")
         return value
 
     @model_validator(mode="after")
@@ -666,9 +658,7 @@ class ClusterSpecBase(SpecModel):
             if name in RESERVED_GROUP_NAMES:
                 raise ValueError(f"{name!r} is reserved for the head node; pick another group name")
             if not GROUP_NAME_RE.match(name):
-                raise ValueError(
-                    f"group name {name!r}: lowercase letters, digits, '_' and '-', starting with a letter, at most 31"
-                )
+                raise ValueError(f"group name {name!r}: lowercase letters, digits, '_' and '-', starting with a letter, at most 31")
         return value
 
     @model_validator(mode="after")
@@ -747,14 +737,14 @@ class AzureClusterSpec(_CloudClusterSpec):
     region: Annotated[str, Field(description="Azure location, e.g. eastus.")]
     zone: Annotated[str | None, Field(description="Availability zone '1', '2' or '3' (optional).")] = None
     network: Annotated[AzureNetwork, Field(description="NSG, VNet, accelerated networking and placement.")]
-    identity: Annotated[AzureIdentity, Field(description="Managed identity of the head node (workers get their own, storage only, or none).")] = AzureIdentity()
+    identity: Annotated[AzureIdentity, Field(description="Managed identity of the head node (workers get their own, storage only, or none).")] = (
+        AzureIdentity()
+    )
 
     @model_validator(mode="after")
     def _vnet_needs_its_group(self) -> AzureClusterSpec:
         if self.network.vnet is not None and self.resource_group is None:
-            raise ValueError(
-                "network.vnet names an existing VNet, which lives in an existing resource group: set `resource_group` to it"
-            )
+            raise ValueError("network.vnet names an existing VNet, which lives in an existing resource group: set `resource_group` to it")
         return self
 
 

@@ -110,7 +110,7 @@ def _canonical(name: str) -> str:
     return canonical_gpu(name)
 
 
-def _fast_networking(spec: "ClusterSpecBase", node: Any, inst: InstanceType, path: tuple[str, ...], is_head: bool) -> bool:
+def _fast_networking(spec: ClusterSpecBase, node: Any, inst: InstanceType, path: tuple[str, ...], is_head: bool) -> bool:
     """Decide EFA / gVNIC / accelerated networking for one node type; raise when 'on' cannot be met."""
     group_setting = None if is_head else node.fast_networking
     setting = group_setting or spec.network.fast_networking
@@ -147,19 +147,17 @@ def _group_label(path: tuple[str, ...]) -> str:
     return "head" if path == ("head",) else f"group {path[-1]}"
 
 
-def _placement(spec: "ClusterSpecBase", node: Any, inst: InstanceType, path: tuple[str, ...], is_head: bool) -> bool:
+def _placement(spec: ClusterSpecBase, node: Any, inst: InstanceType, path: tuple[str, ...], is_head: bool) -> bool:
     if is_head:
         return False
     if spec.network.placement == "none":
         if node.placement:
-            raise ResolutionError(
-                (*path, "placement"), "placement: true needs network.placement (cluster / compact / proximity)"
-            )
+            raise ResolutionError((*path, "placement"), "placement: true needs network.placement (cluster / compact / proximity)")
         return False
     return node.placement if node.placement is not None else (inst.has_gpu and not node.spot)
 
 
-def resolve_nodes(spec: "ClusterSpecBase") -> list[ResolvedNode]:
+def resolve_nodes(spec: ClusterSpecBase) -> list[ResolvedNode]:
     """Every node type of the spec, head first. Raises ResolutionError on the first problem."""
     nodes: list[ResolvedNode] = []
     for group, node in spec.group_items():

@@ -77,9 +77,7 @@ def parse_yaml_text(text: str, source: str) -> YamlDocument:
         data = loader.get_single_data()
     except yaml.YAMLError as exc:  # constructor errors (bad tags, etc.)
         mark = getattr(exc, "problem_mark", None)
-        raise SpecError.single(
-            source, f"not valid YAML: {exc}", line=mark.line + 1 if mark is not None else None
-        ) from None
+        raise SpecError.single(source, f"not valid YAML: {exc}", line=mark.line + 1 if mark is not None else None) from None
     finally:
         loader.dispose()
     return YamlDocument(data=data, source=source, lines=lines)

@@ -34,7 +34,7 @@ def _fmt(resources: dict[str, float]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in shown.items()) + "}"
 
 
-def run_bundles(config: "RayRuntimeConfig") -> list[BundleSpec]:
+def run_bundles(config: RayRuntimeConfig) -> list[BundleSpec]:
     """Learner bundles (one per learner node) first, then one per sampler actor."""
     nodes = config.learner_num_nodes
     learner = {"CPU": config.learner_num_cpus / nodes}
@@ -43,9 +43,7 @@ def run_bundles(config: "RayRuntimeConfig") -> list[BundleSpec]:
     sampler = {"CPU": config.sampler_num_cpus}
     if config.sampler_num_gpus:
         sampler["GPU"] = config.sampler_num_gpus
-    return [BundleSpec(LEARNER, dict(learner)) for _ in range(nodes)] + [
-        BundleSpec(SAMPLER, dict(sampler)) for _ in range(config.num_sampler_actors)
-    ]
+    return [BundleSpec(LEARNER, dict(learner)) for _ in range(nodes)] + [BundleSpec(SAMPLER, dict(sampler)) for _ in range(config.num_sampler_actors)]
 
 
 class RayVirtualCluster:
@@ -59,16 +57,14 @@ class RayVirtualCluster:
         self.bundles = list(bundles)
         self.strategy = strategy
         self.name = name
-        self.placement_group: PlacementGroup = placement_group(
-            [dict(b.resources) for b in self.bundles], strategy=strategy, name=name
-        )
+        self.placement_group: PlacementGroup = placement_group([dict(b.resources) for b in self.bundles], strategy=strategy, name=name)
 
     @classmethod
-    def for_run(cls, config: "RayRuntimeConfig", *, name: str = "") -> "RayVirtualCluster":
+    def for_run(cls, config: RayRuntimeConfig, *, name: str = "") -> RayVirtualCluster:
         return cls(run_bundles(config), strategy=config.placement_strategy, name=name)
 
     # ----- seed 002's API
-    def get_placement_groups(self) -> list["PlacementGroup"]:
+    def get_placement_groups(self) -> list[PlacementGroup]:
         return [self.placement_group]
 
     def bundle_indices(self, role: str) -> list[int]:
@@ -102,7 +98,9 @@ class RayVirtualCluster:
         missing = {k: v - available.get(k, 0.0) for k, v in required.items() if v - available.get(k, 0.0) > 1e-9}
         asked = ", ".join(f"{b.role} {_fmt(b.resources)}" for b in self.bundles)
         lines = [
-            f"placement group {self.name or ''} not ready after {waited_s:.0f}s ({self.strategy}, {len(self.bundles)} bundles: {asked})".replace("  ", " "),
+            f"placement group {self.name or ''} not ready after {waited_s:.0f}s ({self.strategy}, {len(self.bundles)} bundles: {asked})".replace(
+                "  ", " "
+            ),
             f"  needs {_fmt(required)}; cluster total {_fmt({k: total.get(k, 0.0) for k in required})}, "
             f"free {_fmt({k: available.get(k, 0.0) for k in required})}",
             f"  missing: {_fmt(missing) if missing else 'nothing in total; the bundles do not fit the nodes one by one'}",

@@ -207,7 +207,9 @@ class LearnerSession:
             ray.get(self.channel.set_final_state.remote(state_to_files(final)))
         return last
 
-    def _step_record(self, exp: Any, train: dict[str, float], train_seconds: float, sync_seconds: float | None, step_seconds: float, extra: dict[str, float]) -> dict[str, Any]:
+    def _step_record(
+        self, exp: Any, train: dict[str, float], train_seconds: float, sync_seconds: float | None, step_seconds: float, extra: dict[str, float]
+    ) -> dict[str, Any]:
         reward = float(exp.rewards.mean())
         if self.first_reward is None:
             self.first_reward = reward

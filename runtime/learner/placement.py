@@ -32,7 +32,7 @@ from __future__ import annotations
 import inspect
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ray.train.torch import TorchTrainer
 from ray.train.v2._internal.execution.controller.controller import TrainController
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 class LearnerPlacement:
     """The run's placement group and the learner bundle each rank goes to."""
 
-    placement_group: "PlacementGroup"
+    placement_group: PlacementGroup
     rank_bundles: tuple[int, ...]
 
 
@@ -80,17 +80,17 @@ def check_ray_train_supported() -> None:
 class _RunPlacementGroup(PlacementGroupHandle):
     """The run's group as Ray Train sees it: ready, waitable, and never removed by Train."""
 
-    def __init__(self, placement_group: "PlacementGroup") -> None:
+    def __init__(self, placement_group: PlacementGroup) -> None:
         self._pg = placement_group
 
     @property
-    def placement_group(self) -> "PlacementGroup":
+    def placement_group(self) -> PlacementGroup:
         return self._pg
 
     def ready(self) -> Any:
         return self._pg.ready()
 
-    def wait(self, timeout_seconds: Union[float, int] = 30) -> bool:
+    def wait(self, timeout_seconds: float | int = 30) -> bool:
         return bool(self._pg.wait(timeout_seconds))
 
     def shutdown(self) -> None:
@@ -105,7 +105,9 @@ class _RunPlacementWorkerGroup(WorkerGroup):
     def _create_placement_group(self, scaling_config: Any, worker_group_context: Any) -> PlacementGroupHandle:
         return _RunPlacementGroup(self.learner_placement.placement_group)
 
-    def _create_workers(self, num_workers: int, placement_group: Any, resources_per_worker: Any, placement_group_bundle_indices: Any = None, **kwargs: Any) -> Any:
+    def _create_workers(
+        self, num_workers: int, placement_group: Any, resources_per_worker: Any, placement_group_bundle_indices: Any = None, **kwargs: Any
+    ) -> Any:
         if placement_group_bundle_indices is None:
             bundles = self.learner_placement.rank_bundles
             if len(bundles) != num_workers:

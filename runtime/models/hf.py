@@ -19,8 +19,7 @@ def require_transformers() -> Any:
     except ImportError:
         raise ModelUnavailableError(
             "this model needs Hugging Face transformers, which is not installed",
-            hint="pip install 'transformers>=4.51' (and give the cluster hub access or a local model cache); "
-            "`model: tiny` needs neither",
+            hint="pip install 'transformers>=4.51' (and give the cluster hub access or a local model cache); `model: tiny` needs neither",
         ) from None
     return transformers
 

@@ -59,8 +59,7 @@ MODEL_CARDS: dict[str, ModelCard] = {
             "Qwen/Qwen2-57B-A14B",
             57_400_000_000,
             active_params=14_200_000_000,
-            note="no Qwen3 MoE has 14B active parameters (Qwen3 MoEs are 30B-A3B and 235B-A22B); "
-            "the A14B Qwen MoE is Qwen2-57B-A14B",
+            note="no Qwen3 MoE has 14B active parameters (Qwen3 MoEs are 30B-A3B and 235B-A22B); the A14B Qwen MoE is Qwen2-57B-A14B",
         ),
         ModelCard("llama3-8b", "meta-llama/Meta-Llama-3-8B", 8_030_000_000),
     )
@@ -98,7 +97,7 @@ class Policy:
         return sum(p.numel() for p in self.module.parameters())
 
 
-def build_policy(config: "RayRuntimeConfig") -> Policy:
+def build_policy(config: RayRuntimeConfig) -> Policy:
     """Build the policy a config names, initialised from `config.seed` (same on every rank)."""
     card = model_card(config.model)
     if card.hf_id is not None:

@@ -141,7 +141,9 @@ class AzureBlobStorage(ObjectStorage):
         # given here: without its 256 KiB read blocks (azure-core's own is 4 KiB) a 16 MB
         # read runs at less than half the speed.
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max_connections * 2, max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=max_connections * 2, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+        )
         for scheme in ("http://", "https://"):
             session.mount(scheme, adapter)
         return ContainerClient(
@@ -214,11 +216,15 @@ class AzureBlobStorage(ObjectStorage):
         self._guard(
             "cannot write",
             key,
-            lambda: self.container.upload_blob(self._key(key), body, length=len(body), overwrite=True, max_concurrency=self._concurrency, content_settings=settings),
+            lambda: self.container.upload_blob(
+                self._key(key), body, length=len(body), overwrite=True, max_concurrency=self._concurrency, content_settings=settings
+            ),
         )
 
     def get(self, key: str) -> bytes:
-        return self._guard("cannot read", key, lambda: bytes(self.container.download_blob(self._key(key), max_concurrency=self._concurrency).readall()))
+        return self._guard(
+            "cannot read", key, lambda: bytes(self.container.download_blob(self._key(key), max_concurrency=self._concurrency).readall())
+        )
 
     def get_into(self, key: str, target: memoryview) -> int:
         def read() -> int:

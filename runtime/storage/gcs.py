@@ -37,11 +37,13 @@ RETRY_SECONDS = 60.0  # the SDK retries 429/5xx/connection errors; give up after
 
 # (HTTP status, a word in the message) -> what to tell a person.
 _HINTS = {
-    (404, "specified bucket does not exist"): "the bucket does not exist; `rlcloud up` creates it for GCP specs with create_bucket: true, or create it",
+    (
+        404,
+        "specified bucket does not exist",
+    ): "the bucket does not exist; `rlcloud up` creates it for GCP specs with create_bucket: true, or create it",
     (403, ""): "the node's service account may not use this bucket/prefix; check the bucket's IAM bindings "
     "(rlcloud grants roles/storage.objectUser on the checkpoint prefix)",
-    (401, ""): "the Google credentials were refused; on a node check its service account, elsewhere run "
-    "`gcloud auth application-default login`",
+    (401, ""): "the Google credentials were refused; on a node check its service account, elsewhere run `gcloud auth application-default login`",
 }
 _AUTH_HINT = (
     "no usable Google credentials: on GCE the VM's service account (metadata server); elsewhere "

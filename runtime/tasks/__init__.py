@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["AddTask", "Problem", "ReverseTask", "Task", "task_for"]
 
 
-def task_for(config: "TaskConfig") -> Task:
+def task_for(config: TaskConfig) -> Task:
     """The task a config describes."""
     if config.kind == "reverse":
         return ReverseTask(length=config.length, alphabet=config.alphabet)

@@ -1,6 +1,6 @@
 """The one line per step a person follows, e.g.
 
-    step 12/40 reward 0.43 (+0.21 since start) loss 0.012 entropy 1.85 learner 1.2k tok/s samplers 3.4k tok/s verify 52 tasks/s sync 0.01s ckpt 0.21s 35 MB/s
+step 12/40 reward 0.43 (+0.21 since start) loss 0.012 entropy 1.85 learner 1.2k tok/s samplers 3.4k tok/s verify 52 tasks/s sync 0.01s ckpt 0.21s 35 MB/s
 """
 
 from __future__ import annotations

@@ -108,9 +108,15 @@ class _Body:
 
 def _throttle_body(protocol: str) -> tuple[int, bytes]:
     if protocol == "ec2":
-        return 503, b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>t</RequestID></Response>"
+        return (
+            503,
+            b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>t</RequestID></Response>",
+        )
     if protocol == "query":  # IAM, STS
-        return 400, b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t</RequestId></ErrorResponse>"
+        return (
+            400,
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t</RequestId></ErrorResponse>",
+        )
     if protocol == "rest-xml":  # S3
         return 503, b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>t</RequestId></Error>"
     return 400, b'{"__type":"ThrottlingException","message":"Rate exceeded"}'

@@ -37,9 +37,17 @@ def leftovers(aws: AwsAccount, cluster: str, *, keep_bucket: str | None = None) 
         if _tagged(eni.get("TagSet"), cluster) or {g["GroupId"] for g in eni.get("Groups", [])} & ours or attached_to in cluster_instances:
             found.append(f"network interface {eni['NetworkInterfaceId']}")
     found += [f"volume {v['VolumeId']}" for v in ec2.describe_volumes()["Volumes"] if _tagged(v.get("Tags"), cluster)]
-    found += [f"key pair {k['KeyName']}" for k in ec2.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith(prefix) or _tagged(k.get("Tags"), cluster)]
-    found += [f"spot request {r['SpotInstanceRequestId']}" for r in ec2.describe_spot_instance_requests()["SpotInstanceRequests"] if _tagged(r.get("Tags"), cluster) and r["State"] in ("open", "active")]
-    found += [f"placement group {g['GroupName']}" for g in aws.placement_groups() if g["GroupName"].startswith(prefix) or _tagged(g.get("Tags"), cluster)]
+    found += [
+        f"key pair {k['KeyName']}" for k in ec2.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith(prefix) or _tagged(k.get("Tags"), cluster)
+    ]
+    found += [
+        f"spot request {r['SpotInstanceRequestId']}"
+        for r in ec2.describe_spot_instance_requests()["SpotInstanceRequests"]
+        if _tagged(r.get("Tags"), cluster) and r["State"] in ("open", "active")
+    ]
+    found += [
+        f"placement group {g['GroupName']}" for g in aws.placement_groups() if g["GroupName"].startswith(prefix) or _tagged(g.get("Tags"), cluster)
+    ]
     for role in iam.list_roles()["Roles"]:
         tags = iam.get_role(RoleName=role["RoleName"])["Role"].get("Tags")
         if role["RoleName"].startswith(prefix) or _tagged(tags, cluster):
@@ -69,10 +77,7 @@ def leftovers(aws: AwsAccount, cluster: str, *, keep_bucket: str | None = None) 
 
 def instance_ids(aws: AwsAccount, cluster: str) -> dict[str, Any]:
     return {
-        i["InstanceId"]: i
-        for r in aws.client("ec2").describe_instances()["Reservations"]
-        for i in r["Instances"]
-        if _tagged(i.get("Tags"), cluster)
+        i["InstanceId"]: i for r in aws.client("ec2").describe_instances()["Reservations"] for i in r["Instances"] if _tagged(i.get("Tags"), cluster)
     }
 
 

@@ -19,8 +19,9 @@ any number of times in any order.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.validate import validate_parameters

@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 
 from provisioner.clouds.aws.session import on_new_client
+from provisioner.state import load_state
 from tests.aws.aws_api import FAILURES, FailAt, Throttle
 from tests.aws.conftest import AwsAccount
 from tests.aws.leftovers import leftovers
-from provisioner.state import load_state
 from tests.aws.test_lifecycle import FIRST_UP_CALLS
 from tests.support.cli import run_cli
 from tests.support.specs import AWS

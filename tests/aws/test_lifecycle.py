@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from provisioner.api import templates
 from provisioner import naming
+from provisioner.api import templates
 from provisioner.state import delete_state, load_state
 from tests.aws.conftest import OPERATOR_IP, AwsAccount
 from tests.aws.leftovers import leftovers
@@ -32,7 +32,9 @@ def up(spec: object, *extra: str) -> str:
 def plan_actions(spec: object) -> dict[str, str]:
     result = run_cli("plan", str(spec))
     assert result.code == 0, result.text
-    rows = [line.split() for line in result.out.splitlines() if line.startswith("  ") and line.split()[0] in {"create", "keep", "update", "delete", "use"}]
+    rows = [
+        line.split() for line in result.out.splitlines() if line.startswith("  ") and line.split()[0] in {"create", "keep", "update", "delete", "use"}
+    ]
     return {f"{row[1]} {row[2]}": row[0] for row in rows}
 
 
@@ -136,7 +138,13 @@ def test_plan_shows_cost_and_what_it_would_create(aws: AwsAccount) -> None:
     assert result.code == 0
     assert "estimated cost: $" in result.out and "at min size" in result.out and "at max size" in result.out
     actions = plan_actions(aws.spec(AWS))
-    for thing in ("key_pair rlcloud-t-aws", "security_group rlcloud-t-aws", "placement_group rlcloud-t-aws", "iam_role rlcloud-t-aws-head", "bucket t-aws-ckpt"):
+    for thing in (
+        "key_pair rlcloud-t-aws",
+        "security_group rlcloud-t-aws",
+        "placement_group rlcloud-t-aws",
+        "iam_role rlcloud-t-aws-head",
+        "bucket t-aws-ckpt",
+    ):
         assert actions[thing] == "create"
 
 
@@ -201,7 +209,9 @@ def test_a_same_named_resource_rlcloud_did_not_create_stops_up(aws: AwsAccount) 
     result = run_cli("up", str(aws.spec(AWS)), "--yes", "--provision-only")
     assert result.code == 1 and "rlcloud did not create it" in result.text and "Traceback" not in result.text
     assert run_cli("down", str(aws.spec(AWS)), "--yes", "--purge-storage").code == 0
-    assert [g["GroupName"] for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]].count("rlcloud-t-aws") == 1
+    assert [g["GroupName"] for g in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]].count(
+        "rlcloud-t-aws"
+    ) == 1
 
 
 def test_down_finds_everything_by_tag_when_the_local_state_is_lost(aws: AwsAccount) -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import stat
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -15,8 +16,8 @@ import yaml
 from provisioner import naming
 from provisioner.state import load_state
 from tests.aws.conftest import AwsAccount, account_for_module
-from tests.support.moto_server import MotoServer
 from tests.support.cli import run_cli
+from tests.support.moto_server import MotoServer
 from tests.support.specs import AWS
 
 RAY_PORTS = {6379, 8265, 10001, 8076, 52365}
@@ -172,4 +173,3 @@ def test_keys_and_token_stay_private(aws: AwsAccount, audited: dict[str, Any]) -
         node = node_type["node_config"]
         assert node["KeyName"] == "rlcloud-t-aws" and node["MetadataOptions"]["HttpTokens"] == "required"
         assert node["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
-

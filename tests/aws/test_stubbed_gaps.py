@@ -5,7 +5,8 @@ placement-group requests, and EC2 not yet knowing a fresh instance profile."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -41,7 +42,12 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
 
 
 def _image(ami: str, ena: bool | None) -> dict[str, Any]:
-    image = {"ImageId": ami, "Name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)", "State": "available", "RootDeviceName": "/dev/sda1"}
+    image = {
+        "ImageId": ami,
+        "Name": "Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)",
+        "State": "available",
+        "RootDeviceName": "/dev/sda1",
+    }
     if ena is not None:
         image["EnaSupport"] = ena
     return image
@@ -52,12 +58,19 @@ def _instance_type(name: str, *, efa: bool, cards: int, ena: str = "required") -
         "InstanceType": name,
         "VCpuInfo": {"DefaultVCpus": 192},
         "MemoryInfo": {"SizeInMiB": 2097152},
-        "NetworkInfo": {"EfaSupported": efa, "MaximumNetworkCards": cards, "EnaSupport": ena, "EfaInfo": {"MaximumEfaInterfaces": cards if efa else 0}},
+        "NetworkInfo": {
+            "EfaSupported": efa,
+            "MaximumNetworkCards": cards,
+            "EnaSupport": ena,
+            "EfaInfo": {"MaximumEfaInterfaces": cards if efa else 0},
+        },
     }
 
 
 def _stub_survey(ec2_stub: Stubber, ssm_stub: Stubber, *, ena: bool | None, learner_efa: bool = True, learner_cards: int = 32) -> None:
-    ssm_stub.add_response("get_parameters", {"Parameters": [{"Name": DLAMI_PARAM, "Type": "String", "Value": DLAMI, "Version": 3}]}, {"Names": [DLAMI_PARAM]})
+    ssm_stub.add_response(
+        "get_parameters", {"Parameters": [{"Name": DLAMI_PARAM, "Type": "String", "Value": DLAMI, "Version": 3}]}, {"Names": [DLAMI_PARAM]}
+    )
     ec2_stub.add_response("describe_images", {"Images": [_image(DLAMI, ena)]}, {"ImageIds": [DLAMI]})
     types = [
         _instance_type("g6.xlarge", efa=False, cards=1),
@@ -99,7 +112,12 @@ def test_efa_interfaces_follow_the_live_network_card_count(clients: Any, tmp_pat
     _stub_survey(ec2_stub, ssm_stub, ena=True, learner_cards=16)  # EC2 says 16 where the snapshot says 32
     nodes = _nodes(tmp_path)
     images = resolve_images(ec2, ssm, [n.image for n in nodes], "us-west-2")
-    refs = AwsRefs(subnet_id="subnet-0123456789abcdef0", security_group_id="sg-0123456789abcdef0", images={"": DLAMI}, network_cards=check_node_types(ec2, nodes, images))
+    refs = AwsRefs(
+        subnet_id="subnet-0123456789abcdef0",
+        security_group_id="sg-0123456789abcdef0",
+        images={"": DLAMI},
+        network_cards=check_node_types(ec2, nodes, images),
+    )
     path = tmp_path / "aws.yaml"
     learner = node_config(load_spec(path), next(n for n in nodes if n.group == "learner"), refs)
     assert [i["NetworkCardIndex"] for i in learner["NetworkInterfaces"]] == list(range(16))
@@ -125,7 +143,12 @@ def test_a_missing_public_parameter_names_the_alias(clients: Any) -> None:
 
 def test_placement_group_requests(clients: Any) -> None:
     (ec2, ec2_stub), _ = clients
-    ec2_stub.add_client_error("describe_placement_groups", "InvalidPlacementGroup.Unknown", "The Placement Group 'rlcloud-c' is unknown.", expected_params={"GroupNames": ["rlcloud-c"]})
+    ec2_stub.add_client_error(
+        "describe_placement_groups",
+        "InvalidPlacementGroup.Unknown",
+        "The Placement Group 'rlcloud-c' is unknown.",
+        expected_params={"GroupNames": ["rlcloud-c"]},
+    )
     found = placement.inspect(ec2, "c")
     assert found.action == "create"
     tags = [{"Key": "rlcloud-cluster", "Value": "c"}, {"Key": "rlcloud-managed", "Value": "true"}]
@@ -137,10 +160,18 @@ def test_placement_group_requests(clients: Any) -> None:
     recorded: list[Any] = []
     placement.ensure(ec2, "c", found, recorded.append)
     assert [(r.kind, r.id) for r in recorded] == [("placement_group", "rlcloud-c")]
-    ec2_stub.add_response("describe_placement_groups", {"PlacementGroups": [{"GroupName": "rlcloud-c", "Strategy": "spread", "Tags": tags}]}, {"GroupNames": ["rlcloud-c"]})
+    ec2_stub.add_response(
+        "describe_placement_groups",
+        {"PlacementGroups": [{"GroupName": "rlcloud-c", "Strategy": "spread", "Tags": tags}]},
+        {"GroupNames": ["rlcloud-c"]},
+    )
     with pytest.raises(CloudError, match="strategy spread"):
         placement.inspect(ec2, "c")
-    ec2_stub.add_response("describe_placement_groups", {"PlacementGroups": [{"GroupName": "rlcloud-c", "Strategy": "cluster", "Tags": []}]}, {"GroupNames": ["rlcloud-c"]})
+    ec2_stub.add_response(
+        "describe_placement_groups",
+        {"PlacementGroups": [{"GroupName": "rlcloud-c", "Strategy": "cluster", "Tags": []}]},
+        {"GroupNames": ["rlcloud-c"]},
+    )
     with pytest.raises(CloudError, match="rlcloud did not create it"):
         placement.inspect(ec2, "c")
     ec2_stub.add_response("delete_placement_group", {}, {"GroupName": "rlcloud-c"})
@@ -153,7 +184,15 @@ NOT_YET = "Value (arn:aws:iam::123456789012:instance-profile/rlcloud-c-head) for
 
 def test_a_fresh_profile_is_retried_until_ec2_accepts_it(clients: Any) -> None:
     (ec2, ec2_stub), _ = clients
-    request = launch_request({"InstanceType": "m6i.2xlarge", "ImageId": DLAMI, "SubnetIds": ["subnet-0123456789abcdef0"], "SecurityGroupIds": ["sg-0123456789abcdef0"], "KeyName": "rlcloud-c"})
+    request = launch_request(
+        {
+            "InstanceType": "m6i.2xlarge",
+            "ImageId": DLAMI,
+            "SubnetIds": ["subnet-0123456789abcdef0"],
+            "SecurityGroupIds": ["sg-0123456789abcdef0"],
+            "KeyName": "rlcloud-c",
+        }
+    )
     assert request["SubnetId"] == "subnet-0123456789abcdef0" and "SubnetIds" not in request
     expected = {**request, "IamInstanceProfile": {"Arn": PROFILE}, "DryRun": True}
     for _ in range(2):  # IAM propagation: EC2 does not know the profile yet

@@ -4,9 +4,10 @@ by RLCLOUD_AZURE_ENDPOINT, and long-running operations polled without the SDK's 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -48,7 +48,7 @@ def _port_matches(ranges: list[str], port: int) -> bool:
 
 
 def inbound(nsg: dict[str, Any], network: Network, source: str, destination: str, port: int, protocol: str = "Tcp") -> str:
-    """"Allow" or "Deny", and the rule that decided, as Azure would evaluate it."""
+    """ "Allow" or "Deny", and the rule that decided, as Azure would evaluate it."""
     rules = [*nsg["properties"].get("securityRules", []), *nsg["properties"].get("defaultSecurityRules", [])]
     for rule in sorted((r for r in rules if r["properties"]["direction"] == "Inbound"), key=lambda r: r["properties"]["priority"]):
         p = rule["properties"]

@@ -145,7 +145,14 @@ def test_a_users_account_gets_the_role_on_its_container_and_is_never_touched(azu
     result = run_cli("down", str(spec), "--yes", "--purge-storage")  # never the user's
     assert result.code == 0, result.text
     left = sorted(azure.arm.everything())
-    assert left == sorted([f"/subscriptions/{SUBSCRIPTION}/resourceGroups/team-data", account_id, f"{account_id}/blobServices/default", f"{account_id}/blobServices/default/containers/ckpt"])
+    assert left == sorted(
+        [
+            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/team-data",
+            account_id,
+            f"{account_id}/blobServices/default",
+            f"{account_id}/blobServices/default/containers/ckpt",
+        ]
+    )
 
 
 @pytest.mark.parametrize("container", [False, True], ids=["no-account", "no-container"])

@@ -56,7 +56,10 @@ def test_provider_is_rlclouds_and_is_complete_only_after_up() -> None:
     spec = load_spec_text(AZURE)
     before = compile_cluster(spec, CTX)
     assert {p.split(" = ")[0] for p in find_pending(before)} == {
-        "provider.msi", "provider.nsg", "provider.subnet", "available_node_types.learner.node_config.azure_arm_parameters.proximityPlacementGroup",
+        "provider.msi",
+        "provider.nsg",
+        "provider.subnet",
+        "available_node_types.learner.node_config.azure_arm_parameters.proximityPlacementGroup",
     }
     after = compile_cluster(spec, CTX, REFS)
     assert find_pending(after) == []

@@ -175,8 +175,14 @@ def test_a_hand_opened_port_and_changed_ssh_cidrs_are_put_right(azure: AzureSubs
     open_dashboard = {
         "name": "open-dashboard",
         "properties": {
-            "priority": 200, "direction": "Inbound", "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "*",
-            "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "8265",
+            "priority": 200,
+            "direction": "Inbound",
+            "access": "Allow",
+            "protocol": "Tcp",
+            "sourceAddressPrefix": "*",
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": "*",
+            "destinationPortRange": "8265",
         },
     }
     nsg["properties"]["securityRules"].append(open_dashboard)

@@ -24,7 +24,11 @@ from tests.support.specs import AZURE
 
 # What the previous version's role allowed besides today's: reading the identity and giving it
 # to the VMs the autoscaler launched.
-OLD_ACTIONS = [*AUTOSCALER_ACTIONS, "Microsoft.ManagedIdentity/userAssignedIdentities/read", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"]
+OLD_ACTIONS = [
+    *AUTOSCALER_ACTIONS,
+    "Microsoft.ManagedIdentity/userAssignedIdentities/read",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+]
 
 
 def _one_identity_for_all(azure: AzureSubscription, *, head: bool = True) -> list[str]:
@@ -80,7 +84,9 @@ def test_another_identity_on_a_worker_stays(azure: AzureSubscription) -> None:
     workers = _one_identity_for_all(azure, head=False)
     clients = azure.clients()
     theirs = clients.identity().user_assigned_identities.create_or_update("rlcloud-t-azure", "team-identity", {"location": "eastus"}).id
-    clients.compute().virtual_machines.begin_update("rlcloud-t-azure", workers[0], {"identity": {"type": "UserAssigned", "userAssignedIdentities": {theirs: {}}}}).result()
+    clients.compute().virtual_machines.begin_update(
+        "rlcloud-t-azure", workers[0], {"identity": {"type": "UserAssigned", "userAssignedIdentities": {theirs: {}}}}
+    ).result()
     up(azure.spec(AZURE))
     vm = next(v for v in azure.arm.of_type("Microsoft.Compute/virtualMachines") if v["name"] == workers[0])
     assert vm["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {theirs: {}}}

@@ -21,8 +21,8 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from provisioner.clouds.azure import head_shipping
-from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.clouds.azure.head import head_address
+from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.spec.load import load_spec_text
 from tests.azure.cli_steps import down, ray_config, up
 from tests.azure.conftest import AzureSubscription
@@ -104,7 +104,11 @@ def test_each_node_gets_accelerated_networking_placement_nsg_and_only_the_head_a
     assert [m["id"] for m in members] == [nodes["learner"]["id"]]
     # The workers' deployments do not even name the identity (ARM checks what they reference).
     deployments = azure.arm.of_type("Microsoft.Resources/deployments")
-    assert sorted(d["name"].split(f"-{refs['unique_id']}-")[0] for d in deployments) == ["ray-t-azure-head", "ray-t-azure-worker", "ray-t-azure-worker"]
+    assert sorted(d["name"].split(f"-{refs['unique_id']}-")[0] for d in deployments) == [
+        "ray-t-azure-head",
+        "ray-t-azure-worker",
+        "ray-t-azure-worker",
+    ]
     for deployment in deployments:
         params = deployment["properties"]["parameters"]
         if deployment["name"].startswith("ray-t-azure-head-"):

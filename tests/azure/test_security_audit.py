@@ -91,7 +91,8 @@ def test_the_nodes_identity_has_one_narrow_role_at_the_group(azure: AzureSubscri
     assert definition["properties"]["assignableScopes"] == [rg_id]
     actions = definition["properties"]["permissions"][0]["actions"]
     widening = [
-        a for a in actions
+        a
+        for a in actions
         if "*" in a
         or a.startswith(("Microsoft.Authorization/", "Microsoft.Storage/", "Microsoft.KeyVault/"))
         or re.match(r"Microsoft\.Network/(networkSecurityGroups|virtualNetworks)(/subnets)?/(write|delete)$", a)
@@ -112,7 +113,9 @@ def audit_node_identities(azure: AzureSubscription, cluster: str) -> None:
             assert vm["identity"]["type"] == "UserAssigned" and [k.lower() for k in vm["identity"]["userAssignedIdentities"]] == [msi.lower()]
         else:
             assert (vm.get("identity") or {}).get("type", "None") == "None", f"worker {vm['name']} has an identity: {vm['identity']}"
-    principal = next(i for i in azure.arm.of_type("Microsoft.ManagedIdentity/userAssignedIdentities") if i["id"].lower() == msi.lower())["properties"]["principalId"]
+    principal = next(i for i in azure.arm.of_type("Microsoft.ManagedIdentity/userAssignedIdentities") if i["id"].lower() == msi.lower())[
+        "properties"
+    ]["principalId"]
     assert {a["properties"]["principalId"] for a in azure.arm.store.role_assignments.values()} == {principal}
 
 

@@ -199,14 +199,33 @@ def start(cloud: str, env_file: Path, state: Path = DEFAULT_STATE_DIR, timeout_s
         network.create(layout)
         with (state / "server.log").open("ab") as log:
             server = subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{network.CORE_NS}", "--", sys.executable, "-m", kind.server_module, "--state-dir", str(state), "--cidr", kind.cidr, "--region", kind.region],
+                [
+                    "nsenter",
+                    f"--net=/run/netns/{network.CORE_NS}",
+                    "--",
+                    sys.executable,
+                    "-m",
+                    kind.server_module,
+                    "--state-dir",
+                    str(state),
+                    "--cidr",
+                    kind.cidr,
+                    "--region",
+                    kind.region,
+                ],
                 cwd=REPO,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
                 # The server's own environment, not the caller's (no stray cloud settings).
-                env={"PATH": os.environ.get("PATH", SYSTEM_PATH), "HOME": "/root", "LANG": "C.UTF-8", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
+                env={
+                    "PATH": os.environ.get("PATH", SYSTEM_PATH),
+                    "HOME": "/root",
+                    "LANG": "C.UTF-8",
+                    "PYTHONPATH": str(REPO),
+                    "PYTHONUNBUFFERED": "1",
+                },
             )
         info = _wait_for_server(state, server, timeout_s)
         _api_answers(info["endpoint"], info["ca_cert"])

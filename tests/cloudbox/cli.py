@@ -1,8 +1,8 @@
 """The cloud box's commands. Bad input: one line on stderr, exit 2; a box that fails: exit 1.
 
-    python -m tests.cloudbox start aws --env-file FILE   # returns once the box is ready
-    python -m tests.cloudbox vms --env-file FILE         # instance id, IP, state, main pid
-    python -m tests.cloudbox stop --env-file FILE        # removes everything the box made
+python -m tests.cloudbox start aws --env-file FILE   # returns once the box is ready
+python -m tests.cloudbox vms --env-file FILE         # instance id, IP, state, main pid
+python -m tests.cloudbox stop --env-file FILE        # removes everything the box made
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     start = commands.add_parser("start", help="start a box; returns once it is ready")
     start.add_argument("cloud", help="which cloud to simulate: " + ", ".join(sorted(box.CLOUDS)))
     start.add_argument("--env-file", type=Path, required=True, help="write KEY=VALUE lines here that point rlcloud, boto3 and ray at the box")
-    start.add_argument("--state-dir", type=Path, default=box.DEFAULT_STATE_DIR, help=f"where the box keeps its state (default {box.DEFAULT_STATE_DIR})")
+    start.add_argument(
+        "--state-dir", type=Path, default=box.DEFAULT_STATE_DIR, help=f"where the box keeps its state (default {box.DEFAULT_STATE_DIR})"
+    )
     for name, text in (("vms", "list the VMs: instance id, IP, state, main pid, memory"), ("stop", "stop the box and remove everything it made")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--env-file", type=Path, required=True, help="the env file `start` wrote")

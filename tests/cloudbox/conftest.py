@@ -13,9 +13,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,18 @@ from tests.cloudbox.aws.trail import read_trail
 
 REPO = Path(__file__).resolve().parents[2]
 RLCLOUD = [sys.executable, "-m", "provisioner.cli.app"]
-CLOUD_ENV_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_", "RLCLOUD_GCE_", "RLCLOUD_IAM_", "RLCLOUD_CRM_", "RLCLOUD_GCS_", "RLCLOUD_AZURE_", "API_ENDPOINT_OVERRIDE", "STORAGE_EMULATOR_HOST")
+CLOUD_ENV_PREFIXES = (
+    "AWS_",
+    "GOOGLE_",
+    "AZURE_",
+    "RLCLOUD_GCE_",
+    "RLCLOUD_IAM_",
+    "RLCLOUD_CRM_",
+    "RLCLOUD_GCS_",
+    "RLCLOUD_AZURE_",
+    "API_ENDPOINT_OVERRIDE",
+    "STORAGE_EMULATOR_HOST",
+)
 
 
 @dataclass

@@ -12,9 +12,10 @@ import json
 import socket
 import socketserver
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 Handler = Callable[[dict[str, Any]], Any]
 SOCKET_NAME = "control.sock"
@@ -36,7 +37,7 @@ def serve(path: Path, handlers: dict[str, Handler]) -> _Server:
         def address_string(self) -> str:  # UNIX sockets have no peer address
             return "control"
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             name = self.path.strip("/")
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")

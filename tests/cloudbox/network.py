@@ -54,7 +54,7 @@ class Layout:
         return ipaddress.ip_network(self.cidr).prefixlen
 
     @classmethod
-    def for_cidr(cls, cidr: str) -> "Layout":
+    def for_cidr(cls, cidr: str) -> Layout:
         """The last two addresses of the range: clouds hand out instance IPs from the bottom."""
         network = ipaddress.ip_network(cidr)
         return cls(cidr=cidr, core_ip=str(network.broadcast_address - 2), host_ip=str(network.broadcast_address - 1))

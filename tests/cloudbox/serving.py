@@ -33,7 +33,12 @@ def image_env(cloud_env: dict[str, str]) -> dict[str, str]:
     """What the box's image carries: its Python environment first on PATH, and `cloud_env`
     (the cloud's private API endpoint with its CA, as in an isolated network)."""
     venv_bin = str(Path(sys.executable).parent)
-    return {"PATH": f"{venv_bin}:{SYSTEM_PATH}", "LANG": "C.UTF-8", "RAY_DEFAULT_OBJECT_STORE_MEMORY_PROPORTION": OBJECT_STORE_PROPORTION, **cloud_env}
+    return {
+        "PATH": f"{venv_bin}:{SYSTEM_PATH}",
+        "LANG": "C.UTF-8",
+        "RAY_DEFAULT_OBJECT_STORE_MEMORY_PROPORTION": OBJECT_STORE_PROPORTION,
+        **cloud_env,
+    }
 
 
 class Closable(Protocol):

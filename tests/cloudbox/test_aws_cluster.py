@@ -46,9 +46,7 @@ class Cluster:
 
     def live(self, node_type: str) -> list[dict[str, Any]]:
         return [
-            i
-            for i in self.instances()
-            if i["State"]["Name"] == "running" and {"Key": "ray-user-node-type", "Value": node_type} in i.get("Tags", [])
+            i for i in self.instances() if i["State"]["Name"] == "running" and {"Key": "ray-user-node-type", "Value": node_type} in i.get("Tags", [])
         ]
 
 
@@ -97,7 +95,9 @@ def test_up_runs_ray_up_over_ssh_and_the_head_launches_the_min_workers(cluster: 
 def test_a_job_asking_for_more_nodes_makes_the_head_add_them(cluster: Cluster) -> None:
     box = cluster.box
     since = time.time()
-    run = box.rlcloud("submit", SPEC, "--working-dir", str(REPO), "--", "python", "examples/placement_probe.py", "--samplers", "2", "--timeout", "300")
+    run = box.rlcloud(
+        "submit", SPEC, "--working-dir", str(REPO), "--", "python", "examples/placement_probe.py", "--samplers", "2", "--timeout", "300"
+    )
     assert run.code == 0, run.text
     report = json_lines(run.out)[-1]
     samplers = [b for b in report["bundles"] if b["role"].startswith("sampler")]
@@ -190,9 +190,7 @@ def test_the_workers_role_may_only_touch_its_checkpoint_prefix(cluster: Cluster)
 def test_the_head_terminates_idle_workers_with_its_own_role(cluster: Cluster) -> None:
     box = cluster.box
     box.wait_for("idle samplers to be terminated (idle_timeout_minutes: 1)", lambda: not cluster.live("sampler"), timeout_s=240, poll_s=3)
-    samplers = {
-        i["InstanceId"] for i in cluster.instances() if {"Key": "ray-user-node-type", "Value": "sampler"} in i.get("Tags", [])
-    }
+    samplers = {i["InstanceId"] for i in cluster.instances() if {"Key": "ray-user-node-type", "Value": "sampler"} in i.get("Tags", [])}
     terminations = [
         r
         for r in box.trail(cluster.started)

@@ -4,8 +4,8 @@ message naming the step and the log to read, and a `down` afterwards leaves noth
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

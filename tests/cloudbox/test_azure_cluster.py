@@ -99,7 +99,9 @@ def test_up_runs_ray_up_over_ssh_and_the_head_launches_the_min_workers_as_itself
 def test_a_job_asking_for_more_nodes_makes_the_head_add_spot_samplers(cluster: Cluster) -> None:
     box = cluster.box
     since = time.time()
-    run = box.rlcloud("submit", SPEC, "--working-dir", str(REPO), "--", "python", "examples/placement_probe.py", "--samplers", "2", "--timeout", "300")
+    run = box.rlcloud(
+        "submit", SPEC, "--working-dir", str(REPO), "--", "python", "examples/placement_probe.py", "--samplers", "2", "--timeout", "300"
+    )
     assert run.code == 0, run.text
     samplers = [b for b in json_lines(run.out)[-1]["bundles"] if b["role"].startswith("sampler")]
     assert len({b["node_id"] for b in samplers}) == 2  # SPREAD: one sampler node each
@@ -139,7 +141,9 @@ def test_the_rl_job_checkpoints_to_blob_as_the_worker_resumes_and_survives_a_sec
     assert head_reads and {c["method"] for c in head_reads} == {"GET"}
 
     # Resubmitted with a higher target, the run resumes from its newest checkpoint (step 40).
-    more = box.rlcloud("submit", SPEC, "--working-dir", str(REPO), "--", "python", "-m", "runtime.train", "--config", "examples/job.yaml", "--set", "max_steps=42")
+    more = box.rlcloud(
+        "submit", SPEC, "--working-dir", str(REPO), "--", "python", "-m", "runtime.train", "--config", "examples/job.yaml", "--set", "max_steps=42"
+    )
     assert more.code == 0, more.text[-3000:]
     assert re.search(r"resumed from step 40 ", more.out), more.out[-2000:]
     assert "done: step 42" in more.out

@@ -34,8 +34,19 @@ def box() -> Iterator[tuple[AzureImds, dict[str, Any]]]:
     store = arm.store
     store.put_group(SUB, "rg", {"location": "eastus"})
     subnet = {"name": "s", "properties": {"addressPrefix": "127.0.0.0/24"}}
-    store.put_resource(SUB, "rg", "Microsoft.Network", "virtualNetworks", "v", {"properties": {"addressSpace": {"addressPrefixes": ["127.0.0.0/24"]}, "subnets": [subnet]}})
-    nic = {"properties": {"ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": f"{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}}}]}}
+    store.put_resource(
+        SUB,
+        "rg",
+        "Microsoft.Network",
+        "virtualNetworks",
+        "v",
+        {"properties": {"addressSpace": {"addressPrefixes": ["127.0.0.0/24"]}, "subnets": [subnet]}},
+    )
+    nic = {
+        "properties": {
+            "ipConfigurations": [{"name": "c", "properties": {"subnet": {"id": f"{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/s"}}}]
+        }
+    }
     store.put_resource(SUB, "rg", "Microsoft.Network", "networkInterfaces", "n", nic)
     identity, _ = store.put_resource(SUB, "rg", "Microsoft.ManagedIdentity", "userAssignedIdentities", "worker", {})
     vm = {
@@ -57,7 +68,9 @@ def box() -> Iterator[tuple[AzureImds, dict[str, Any]]]:
 
 def _get(imds: AzureImds, path: str, metadata: bool = True, source: str = VM_IP) -> tuple[int, Any]:
     assert imds._http is not None
-    connection = http.client.HTTPConnection("127.0.0.1", imds._http.port or int(imds._http.address.rsplit(":", 1)[1]), timeout=5, source_address=(source, 0))
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", imds._http.port or int(imds._http.address.rsplit(":", 1)[1]), timeout=5, source_address=(source, 0)
+    )
     connection.request("GET", path, headers={"Metadata": "true"} if metadata else {})
     answer = connection.getresponse()
     body = answer.read().decode()
@@ -72,7 +85,10 @@ def test_tokens_act_as_the_vms_identity_by_client_id_or_its_only_one(box: tuple[
     imds, identity = box
     path = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com"
     assert _get(imds, path, metadata=False)[0] == 400
-    assert _get(imds, f"{path}&client_id=00000000-dead-beef-0000-000000000000") == (400, {"error": "invalid_request", "error_description": "Identity not found"})
+    assert _get(imds, f"{path}&client_id=00000000-dead-beef-0000-000000000000") == (
+        400,
+        {"error": "invalid_request", "error_description": "Identity not found"},
+    )
     for query in (f"&client_id={identity['clientId']}", ""):
         status, body = _get(imds, path + query)
         assert status == 200 and body["client_id"] == identity["clientId"]
@@ -110,10 +126,30 @@ def test_a_preempt_event_comes_first_then_the_spot_vm_is_evicted(box: tuple[Azur
     ("method", "path", "action", "scope"),
     [
         ("GET", f"{RG}/providers/Microsoft.Compute/virtualMachines", "Microsoft.Compute/virtualMachines/read", RG),
-        ("DELETE", f"{RG}/providers/Microsoft.Compute/virtualMachines/x", "Microsoft.Compute/virtualMachines/delete", f"{RG}/providers/Microsoft.Compute/virtualMachines/x"),
-        ("POST", f"{RG}/providers/Microsoft.Compute/virtualMachines/x/deallocate", "Microsoft.Compute/virtualMachines/deallocate/action", f"{RG}/providers/Microsoft.Compute/virtualMachines/x"),
-        ("GET", f"{RG}/providers/Microsoft.Compute/virtualMachines/x/instanceView", "Microsoft.Compute/virtualMachines/instanceView/read", f"{RG}/providers/Microsoft.Compute/virtualMachines/x"),
-        ("PUT", f"{RG}/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/c", "Microsoft.Storage/storageAccounts/blobServices/containers/write", f"{RG}/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/c"),
+        (
+            "DELETE",
+            f"{RG}/providers/Microsoft.Compute/virtualMachines/x",
+            "Microsoft.Compute/virtualMachines/delete",
+            f"{RG}/providers/Microsoft.Compute/virtualMachines/x",
+        ),
+        (
+            "POST",
+            f"{RG}/providers/Microsoft.Compute/virtualMachines/x/deallocate",
+            "Microsoft.Compute/virtualMachines/deallocate/action",
+            f"{RG}/providers/Microsoft.Compute/virtualMachines/x",
+        ),
+        (
+            "GET",
+            f"{RG}/providers/Microsoft.Compute/virtualMachines/x/instanceView",
+            "Microsoft.Compute/virtualMachines/instanceView/read",
+            f"{RG}/providers/Microsoft.Compute/virtualMachines/x",
+        ),
+        (
+            "PUT",
+            f"{RG}/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/c",
+            "Microsoft.Storage/storageAccounts/blobServices/containers/write",
+            f"{RG}/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/c",
+        ),
         ("PUT", RG, "Microsoft.Resources/subscriptions/resourceGroups/write", RG),
         ("PUT", f"{RG}/providers/Microsoft.Authorization/roleAssignments/g", "Microsoft.Authorization/roleAssignments/write", RG),
     ],

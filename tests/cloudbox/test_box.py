@@ -147,7 +147,9 @@ def test_vms_follow_instances_and_the_box_stays_hermetic(tmp_path: Path) -> None
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
         instance = _launch(b, (tmp_path / "key.pub").read_text())
         iid, ip = instance["InstanceId"], instance["PrivateIpAddress"]
-        vm = b.wait_for("the instance's VM", lambda: next((v for v in b.running_vms() if v["id"] == iid and v["main_pid"]), None), timeout_s=5, poll_s=0.1)
+        vm = b.wait_for(
+            "the instance's VM", lambda: next((v for v in b.running_vms() if v["id"] == iid and v["main_pid"]), None), timeout_s=5, poll_s=0.1
+        )
         assert vm["ip"] == ip and vm["main_pid"]
         listing = _cloudbox("vms", "--env-file", str(env_file))
         assert listing.returncode == 0 and iid in listing.stdout and ip in listing.stdout and "running" in listing.stdout

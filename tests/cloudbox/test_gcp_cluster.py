@@ -91,7 +91,9 @@ def test_up_runs_ray_up_over_ssh_and_the_head_launches_the_min_workers_as_itself
 def test_a_job_asking_for_more_nodes_makes_the_head_add_spot_samplers(cluster: Cluster) -> None:
     box = cluster.box
     since = time.time()
-    run = box.rlcloud("submit", SPEC, "--working-dir", str(REPO), "--", "python", "examples/placement_probe.py", "--samplers", "2", "--timeout", "300")
+    run = box.rlcloud(
+        "submit", SPEC, "--working-dir", str(REPO), "--", "python", "examples/placement_probe.py", "--samplers", "2", "--timeout", "300"
+    )
     assert run.code == 0, run.text
     samplers = [b for b in json_lines(run.out)[-1]["bundles"] if b["role"].startswith("sampler")]
     assert len({b["node_id"] for b in samplers}) == 2  # SPREAD: one sampler node each
@@ -127,7 +129,9 @@ def test_the_rl_job_checkpoints_to_gcs_as_the_worker_resumes_and_survives_a_seco
     assert writes and {c["member"] for c in writes} == {WORKER}, {c["member"] for c in writes}
 
     # Resubmitted with a higher target, the run resumes from its newest checkpoint (step 40).
-    more = box.rlcloud("submit", SPEC, "--working-dir", str(REPO), "--", "python", "-m", "runtime.train", "--config", "examples/job.yaml", "--set", "max_steps=42")
+    more = box.rlcloud(
+        "submit", SPEC, "--working-dir", str(REPO), "--", "python", "-m", "runtime.train", "--config", "examples/job.yaml", "--set", "max_steps=42"
+    )
     assert more.code == 0, more.text[-3000:]
     assert re.search(r"resumed from step 40 ", more.out), more.out[-2000:]
     assert "done: step 42" in more.out
@@ -157,7 +161,11 @@ def test_the_head_deletes_idle_samplers_as_itself(cluster: Cluster) -> None:
     box = cluster.box
     samplers = set(cluster.live("sampler")) or {n for n, i in cluster.instances().items() if i["labels"].get("ray-user-node-type") == "sampler"}
     box.wait_for("idle samplers to be deleted (idle_timeout_minutes: 1)", lambda: not cluster.live("sampler"), timeout_s=240, poll_s=3)
-    deletions = [c for c in box.calls(cluster.started) if c["method"] == "DELETE" and c["path"].startswith(INSTANCES + "/") and c["path"].rsplit("/", 1)[-1] in samplers]
+    deletions = [
+        c
+        for c in box.calls(cluster.started)
+        if c["method"] == "DELETE" and c["path"].startswith(INSTANCES + "/") and c["path"].rsplit("/", 1)[-1] in samplers
+    ]
     assert deletions and {(c["member"], c["status"]) for c in deletions} == {(HEAD, 200)}, deletions
     assert len(cluster.live("learner")) == 1  # min_nodes stay
 

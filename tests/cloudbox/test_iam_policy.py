@@ -28,7 +28,11 @@ SCOPE = LaunchScope(
 CKPT = Checkpoints(bucket="rl-box-checkpoints", prefix="runs")
 HEAD = head_policy(SCOPE, CKPT)
 WORKER = worker_policy("aws", CKPT)
-CALLER = authz.Caller(arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/rlcloud-{CLUSTER}-head/i-1", account=ACCOUNT, role_arn=f"arn:aws:iam::{ACCOUNT}:role/rlcloud-{CLUSTER}-head")
+CALLER = authz.Caller(
+    arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/rlcloud-{CLUSTER}-head/i-1",
+    account=ACCOUNT,
+    role_arn=f"arn:aws:iam::{ACCOUNT}:role/rlcloud-{CLUSTER}-head",
+)
 
 
 class FakeEc2View:
@@ -41,7 +45,7 @@ class FakeEc2View:
     def tags_of(self, resource_id: str) -> dict[str, str]:
         return dict(self._tags.get(resource_id, {}))
 
-    def instance_profile_role(self, profile: Any) -> str | None:  # noqa: ARG002
+    def instance_profile_role(self, profile: Any) -> str | None:
         return self._role if profile else None
 
 

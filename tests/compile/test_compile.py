@@ -129,8 +129,9 @@ def test_local_config_keeps_cloud_node_type_names() -> None:
     validate_ray_config(config)
     provider = config["provider"]
     assert provider["type"] == "external" and provider["module"] == "provisioner.local.node_provider.LocalNodeProvider"
-    from provisioner.local.node_provider import LocalNodeProvider
     from ray.autoscaler._private.fake_multi_node.node_provider import FakeMultiNodeProvider
+
+    from provisioner.local.node_provider import LocalNodeProvider
 
     assert issubclass(LocalNodeProvider, FakeMultiNodeProvider)
     types = config["available_node_types"]
@@ -160,12 +161,13 @@ def test_token_value_never_enters_the_config(tmp_path: Path) -> None:
 
 
 def test_user_env_is_quoted_into_start_commands() -> None:
-    text = AWS + "ray:\n  env:\n    NCCL_DEBUG: INFO\n    WEIRD: \"a b;c\"\n"
+    text = AWS + 'ray:\n  env:\n    NCCL_DEBUG: INFO\n    WEIRD: "a b;c"\n'
     start = compiled(text)["worker_start_ray_commands"][-1]
     assert "NCCL_DEBUG=INFO" in start and "WEIRD='a b;c'" in start
 
 
 # --- generated specs: whatever a user can validly write, Ray accepts --------------------
+
 
 def _types(cloud: str) -> list[str]:
     return sorted(get_catalog(cloud).types)  # type: ignore[arg-type]

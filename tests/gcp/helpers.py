@@ -66,7 +66,9 @@ def leftovers(world: World, cluster: str) -> list[str]:
     tag = naming.gcp_network_tag(cluster)
     marker = naming.gcp_managed_marker(cluster)
     emails = set(accounts(cluster).values())
-    found = [f"firewall {n}" for (_, n), rule in world.firewalls.items() if tag in rule.get("targetTags", []) or marker in rule.get("description", "")]
+    found = [
+        f"firewall {n}" for (_, n), rule in world.firewalls.items() if tag in rule.get("targetTags", []) or marker in rule.get("description", "")
+    ]
     found += [f"resource policy {n}" for (_, _, n), p in world.resource_policies.items() if marker in p.get("description", "")]
     found += [
         f"instance {n}"

@@ -31,7 +31,7 @@ def test_ray_runs_through_rlcloud_provider_shipped_to_the_head() -> None:
     assert config["provider"]["module"] == "provisioner.clouds.gcp.node_provider.RlcloudGcpNodeProvider"
     remote = "~/.rlcloud/python/provisioner/clouds/gcp/node_provider.py"
     assert Path(config["file_mounts"][remote]).read_text().startswith('"""Ray\'s GCP node provider without Ray\'s IAM step')
-    assert config["head_setup_commands"][0].startswith("python3 -m pip install --quiet \"google-api-python-client==")
+    assert config["head_setup_commands"][0].startswith('python3 -m pip install --quiet "google-api-python-client==')
     start = [c for c in config["head_start_ray_commands"] if "ray start" in c]
     assert len(start) == 1 and start[0].startswith("export PYTHONPATH=$HOME/.rlcloud/python")
     assert not any("PYTHONPATH" in c for c in config["worker_start_ray_commands"])
@@ -82,5 +82,9 @@ def test_accounts_the_user_names_are_used_as_is() -> None:
 
 def test_refs_saved_before_the_split_still_load() -> None:
     """A state file from the one-account days: its email is dropped, the accounts follow from the spec."""
-    saved = {"service_account_email": "rlcloud-t-gcp@my-rl-project.iam.gserviceaccount.com", "ssh_public_key": "ssh-ed25519 AAAA", "images_without_gvnic": []}
+    saved = {
+        "service_account_email": "rlcloud-t-gcp@my-rl-project.iam.gserviceaccount.com",
+        "ssh_public_key": "ssh-ed25519 AAAA",
+        "images_without_gvnic": [],
+    }
     assert GcpRefs.model_validate(saved) == GcpRefs(ssh_public_key="ssh-ed25519 AAAA")

@@ -91,12 +91,16 @@ def test_bucket_calls_need_a_project_or_bucket_grant_and_anonymous_still_passes(
     from google.cloud import storage  # type: ignore[attr-defined]
 
     add_bucket(fake.world, "some-bucket")
-    nobody = storage.Client(project=PROJECT, credentials=_credentials(fake, tmp_path, "no-bucket-roles", []), client_options={"api_endpoint": fake.url})
+    nobody = storage.Client(
+        project=PROJECT, credentials=_credentials(fake, tmp_path, "no-bucket-roles", []), client_options={"api_endpoint": fake.url}
+    )
     with pytest.raises(exceptions.Forbidden, match="storage.buckets.list"):
         list(nobody.list_buckets())
     with pytest.raises(exceptions.Forbidden, match="storage.buckets.create"):
         nobody.create_bucket("a-new-bucket")
-    owner = storage.Client(project=PROJECT, credentials=_credentials(fake, tmp_path, "project-owner", ["roles/owner"]), client_options={"api_endpoint": fake.url})
+    owner = storage.Client(
+        project=PROJECT, credentials=_credentials(fake, tmp_path, "project-owner", ["roles/owner"]), client_options={"api_endpoint": fake.url}
+    )
     assert [b.name for b in owner.list_buckets()] == ["some-bucket"]
     # The bucket's legacy grant to the project's owners reaches an owner through `projectOwner:`.
     assert owner.bucket("some-bucket").get_iam_policy().bindings

@@ -155,7 +155,9 @@ def test_users_bucket_is_used_never_changed_and_loses_only_our_grant(gcp: GcpPro
     assert gcp.world.buckets["t-gcp-ckpt"] == before
     assert gcp.world.objects["t-gcp-ckpt"] == {"runs/old/ckpt": gcp.world.objects["t-gcp-ckpt"]["runs/old/ckpt"]}
     assert leftovers(gcp.world, "t-gcp") == []
-    assert gcp.world.bucket_policies["t-gcp-ckpt"]["bindings"] == [{"role": "roles/storage.legacyBucketOwner", "members": ["projectOwner:my-rl-project"]}]
+    assert gcp.world.bucket_policies["t-gcp-ckpt"]["bindings"] == [
+        {"role": "roles/storage.legacyBucketOwner", "members": ["projectOwner:my-rl-project"]}
+    ]
 
 
 def test_missing_bucket_without_create_bucket_stops_before_any_change(gcp: GcpProject) -> None:
@@ -287,16 +289,25 @@ def test_head_address_is_the_running_heads_ip(gcp: GcpProject) -> None:
     head = gcp.world.add_instance("h", {"ray-cluster-name": spec.name, "ray-node-type": "head"})
     interface = head["networkInterfaces"][0]
     assert gcp_provisioner.head_address(ctx) == interface["accessConfigs"][0]["natIP"]
-    internal = load_spec(gcp.spec(GCP_TEMPLATES["gcp-single-node-8gpu"].replace("network:\n", "network:\n  use_internal_ips: true\n"), "internal.yaml"))
+    internal = load_spec(
+        gcp.spec(GCP_TEMPLATES["gcp-single-node-8gpu"].replace("network:\n", "network:\n  use_internal_ips: true\n"), "internal.yaml")
+    )
     assert gcp_provisioner.head_address(ProvisionContext(spec=internal, state=ctx.state, progress=ctx.progress)) == interface["networkIP"]
 
 
 def test_a_same_named_resource_rlcloud_did_not_make_is_never_taken_over(gcp: GcpProject) -> None:
     spec = gcp.spec(GCP_TEMPLATES["gcp-single-node-8gpu"])
     ssh_rule = naming.gcp_firewall_ssh("rl-gcp-1node")
-    theirs = {"name": ssh_rule, "network": "https://www.googleapis.com/compute/v1/projects/my-rl-project/global/networks/default",
-              "direction": "INGRESS", "priority": 1000, "sourceRanges": ["0.0.0.0/0"], "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}],
-              "description": "made by hand", "targetTags": ["bastion"]}
+    theirs = {
+        "name": ssh_rule,
+        "network": "https://www.googleapis.com/compute/v1/projects/my-rl-project/global/networks/default",
+        "direction": "INGRESS",
+        "priority": 1000,
+        "sourceRanges": ["0.0.0.0/0"],
+        "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}],
+        "description": "made by hand",
+        "targetTags": ["bastion"],
+    }
     gcp.world.firewalls[("my-rl-project", ssh_rule)] = dict(theirs)
     result = run_cli("up", str(spec), "--yes", "--provision-only")
     assert result.code == 1 and f"firewall rule {ssh_rule} exists but rlcloud did not create it" in result.text

@@ -59,7 +59,11 @@ def rewind_to_one_account(gcp: GcpProject) -> None:
     split = {_member("head"), _member("worker")}
     _without(world.project_policy("my-rl-project"), split)
     _without(world.bucket_policies[BUCKET], split)
-    legacy = world.add_account("my-rl-project", EMAILS["legacy"].split("@")[0], f"{naming.gcp_managed_marker(CLUSTER)} Ray nodes of rlcloud cluster {CLUSTER}; deleted by `rlcloud down`.")
+    legacy = world.add_account(
+        "my-rl-project",
+        EMAILS["legacy"].split("@")[0],
+        f"{naming.gcp_managed_marker(CLUSTER)} Ray nodes of rlcloud cluster {CLUSTER}; deleted by `rlcloud down`.",
+    )
     legacy["displayName"] = f"rlcloud {CLUSTER} nodes"
     autoscalers = next(b for b in world.project_policy("my-rl-project")["bindings"] if b["role"] == AUTOSCALER)  # shared with a seeded CI account
     autoscalers["members"].append(_member("legacy"))
@@ -70,7 +74,11 @@ def rewind_to_one_account(gcp: GcpProject) -> None:
     assert state is not None
     state.resources = [r for r in state.resources if r.kind not in ("service_account", "iam_binding")]
     state.record(CloudResource(kind="service_account", id=EMAILS["legacy"]))
-    for target, resource, role in (("project", "my-rl-project", AUTOSCALER), ("service_account", EMAILS["legacy"], ACT_AS), ("bucket", BUCKET, CHECKPOINTS)):
+    for target, resource, role in (
+        ("project", "my-rl-project", AUTOSCALER),
+        ("service_account", EMAILS["legacy"], ACT_AS),
+        ("bucket", BUCKET, CHECKPOINTS),
+    ):
         extra = {"target": target, "resource": resource, "role": role, "member": _member("legacy")}
         state.record(CloudResource(kind="iam_binding", id=f"{target}:{resource}:{role}", extra=extra))  # the old key had no member
     state.refs["service_account_email"] = EMAILS["legacy"]

@@ -112,7 +112,9 @@ def test_a_capacity_error_on_vm_creation_reaches_ray(gcp: GcpProject, provisione
     provider = node_provider.RlcloudGcpNodeProvider(provisioned["provider"], CLUSTER)
     gcp.fake.inject(errors.zone_resource_pool_exhausted(), nth=1)
     with pytest.raises(Exception, match="ZONE_RESOURCE_POOL_EXHAUSTED"):
-        provider.create_node(provisioned["available_node_types"]["learner"]["node_config"], {"ray-node-name": f"ray-{CLUSTER}-worker", "ray-node-type": "worker"}, 1)
+        provider.create_node(
+            provisioned["available_node_types"]["learner"]["node_config"], {"ray-node-name": f"ray-{CLUSTER}-worker", "ray-node-type": "worker"}, 1
+        )
     assert gcp.world.instances == {}
 
 
@@ -126,7 +128,7 @@ def test_the_module_imports_nothing_from_rlcloud() -> None:
 def test_it_imports_on_a_head_without_rlcloud(tmp_path: Path, provisioned: dict[str, Any]) -> None:
     """Lay the file out as `file_mounts` does and import it with only Ray's site-packages on
     the path (no .pth files, so not the rlcloud checkout either): the head's situation."""
-    (remote, local), = [(r, l) for r, l in provisioned["file_mounts"].items() if r.startswith("~/.rlcloud/python/")]
+    ((remote, local),) = [(r, loc) for r, loc in provisioned["file_mounts"].items() if r.startswith("~/.rlcloud/python/")]
     home = tmp_path / "home"
     target = home / remote.removeprefix("~/")
     target.parent.mkdir(parents=True)
@@ -142,7 +144,10 @@ def test_it_imports_on_a_head_without_rlcloud(tmp_path: Path, provisioned: dict[
     result = subprocess.run(
         [sys.executable, "-S", "-c", code, sysconfig.get_paths()["purelib"]],
         env={"PYTHONPATH": str(home / ".rlcloud/python"), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[0] == "RlcloudGcpNodeProvider"

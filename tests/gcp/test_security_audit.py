@@ -41,7 +41,11 @@ DEFAULT_VPC_RULES = [
     {"name": "default-allow-ssh", "sourceRanges": ["0.0.0.0/0"], "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}]},
     {"name": "default-allow-rdp", "sourceRanges": ["0.0.0.0/0"], "allowed": [{"IPProtocol": "tcp", "ports": ["3389"]}]},
     {"name": "default-allow-icmp", "sourceRanges": ["0.0.0.0/0"], "allowed": [{"IPProtocol": "icmp"}]},
-    {"name": "default-allow-internal", "sourceRanges": ["10.128.0.0/9"], "allowed": [{"IPProtocol": "tcp", "ports": ["0-65535"]}, {"IPProtocol": "udp", "ports": ["0-65535"]}]},
+    {
+        "name": "default-allow-internal",
+        "sourceRanges": ["10.128.0.0/9"],
+        "allowed": [{"IPProtocol": "tcp", "ports": ["0-65535"]}, {"IPProtocol": "udp", "ports": ["0-65535"]}],
+    },
 ]
 BROAD = ("roles/owner", "roles/editor", "roles/viewer")
 
@@ -128,8 +132,12 @@ def test_cluster_passes_the_security_audit(gcp: GcpProject, which: str) -> None:
     cluster = cluster_name(text)
     for rule in DEFAULT_VPC_RULES:
         gcp.world.firewalls[("my-rl-project", rule["name"])] = {
-            **rule, "network": "https://www.googleapis.com/compute/v1/projects/my-rl-project/global/networks/default",
-            "direction": "INGRESS", "priority": 65534, "disabled": False, "description": "Default VPC rule",
+            **rule,
+            "network": "https://www.googleapis.com/compute/v1/projects/my-rl-project/global/networks/default",
+            "direction": "INGRESS",
+            "priority": 65534,
+            "disabled": False,
+            "description": "Default VPC rule",
         }
     if "t-gcp-ckpt" in text:
         add_bucket(gcp.world, "t-gcp-ckpt")

@@ -3,9 +3,9 @@ on 2 cores). Tests that need a cluster of their own (a second name, down/up) mak
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

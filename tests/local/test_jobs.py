@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from provisioner import api
-from provisioner.cluster.tunnel import SshTunnel, TunnelSpec, pick_local_port
-from provisioner.jobs.ops import list_jobs
 from provisioner.auth import bearer_headers
 from provisioner.cluster.dashboard import DashboardEndpoint
+from provisioner.cluster.tunnel import SshTunnel, TunnelSpec, pick_local_port
+from provisioner.jobs.ops import list_jobs
 from provisioner.state import load_state
 from tests.local.conftest import LocalCluster
 from tests.support.cli import run_cli
@@ -54,7 +54,9 @@ def test_env_and_checkpoint_uri_reach_the_job(local_cluster: LocalCluster) -> No
 
 
 def test_working_dir_outside_the_repo_still_imports_runtime(local_cluster: LocalCluster, tmp_path: Path) -> None:
-    (tmp_path / "job.py").write_text("import runtime, pathlib, os\nprint('RUNTIME_AT', pathlib.Path(list(runtime.__path__)[0]).name)\nprint('CWD', os.getcwd())\n")
+    (tmp_path / "job.py").write_text(
+        "import runtime, pathlib, os\nprint('RUNTIME_AT', pathlib.Path(list(runtime.__path__)[0]).name)\nprint('CWD', os.getcwd())\n"
+    )
     result = run_cli("submit", str(local_cluster.spec), "--working-dir", str(tmp_path), "--", "python", "job.py")
     assert result.code == 0, result.text
     assert "RUNTIME_AT runtime" in result.out
@@ -64,7 +66,19 @@ def test_working_dir_outside_the_repo_still_imports_runtime(local_cluster: Local
 
 def test_no_follow_then_jobs_logs_and_stop(local_cluster: LocalCluster) -> None:
     sleeper = "import time; print('sleeper-started', flush=True); time.sleep(600)"
-    result = run_cli("submit", str(local_cluster.spec), "--working-dir", str(REPO), "--no-follow", "--name", f"sleeper-{os.getpid()}", "--", "python", "-c", sleeper)
+    result = run_cli(
+        "submit",
+        str(local_cluster.spec),
+        "--working-dir",
+        str(REPO),
+        "--no-follow",
+        "--name",
+        f"sleeper-{os.getpid()}",
+        "--",
+        "python",
+        "-c",
+        sleeper,
+    )
     assert result.code == 0
     job_id = result.out.strip()
     assert job_id == f"sleeper-{os.getpid()}"
@@ -86,7 +100,19 @@ def test_ctrl_c_stops_the_job_and_exits_130(local_cluster: LocalCluster) -> None
     name = f"interrupted-{os.getpid()}"
     sleeper = "import time; print('interruptible-started', flush=True); time.sleep(600)"
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("rlcloud")), "submit", str(local_cluster.spec), "--working-dir", str(REPO), "--name", name, "--", "python", "-c", sleeper],
+        [
+            str(Path(sys.executable).with_name("rlcloud")),
+            "submit",
+            str(local_cluster.spec),
+            "--working-dir",
+            str(REPO),
+            "--name",
+            name,
+            "--",
+            "python",
+            "-c",
+            sleeper,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -150,8 +176,20 @@ def test_status_shows_pending_demand_the_cluster_cannot_meet(local_cluster: Loca
     # 5 sampler bundles but the group allows at most 4 nodes: one bundle shape stays pending.
     name = f"too-big-{os.getpid()}"
     result = run_cli(
-        "submit", str(local_cluster.spec), "--working-dir", str(REPO), "--no-follow", "--name", name,
-        "--", "python", "examples/placement_probe.py", "--samplers", "5", "--timeout", "120",
+        "submit",
+        str(local_cluster.spec),
+        "--working-dir",
+        str(REPO),
+        "--no-follow",
+        "--name",
+        name,
+        "--",
+        "python",
+        "examples/placement_probe.py",
+        "--samplers",
+        "5",
+        "--timeout",
+        "120",
     )
     assert result.code == 0
     try:
@@ -193,9 +231,16 @@ def test_uploaded_working_dir_honours_gitignore_and_ships_runtime(local_cluster:
     (tmp_path / "big.bin").write_bytes(b"x" * 1024)
     (tmp_path / ".gitignore").write_text("big.bin\n")
     result = run_cli(
-        "submit", "--address", f"http://127.0.0.1:{state.local.dashboard_port}",
-        "--token-file", str(local_cluster.state_dir / "auth_token"),
-        "--working-dir", str(tmp_path), "--", "python", "job.py",
+        "submit",
+        "--address",
+        f"http://127.0.0.1:{state.local.dashboard_port}",
+        "--token-file",
+        str(local_cluster.state_dir / "auth_token"),
+        "--working-dir",
+        str(tmp_path),
+        "--",
+        "python",
+        "job.py",
     )
     assert result.code == 0, result.text
     files_line = next(line for line in result.out.splitlines() if line.startswith("FILES"))

@@ -117,7 +117,9 @@ def test_second_cluster_does_not_trample_the_first(local_cluster: LocalCluster, 
 
 def test_down_leaves_no_process_and_keeps_checkpoints(tmp_path: Path) -> None:
     spec = tmp_path / "short.yaml"
-    spec.write_text("name: t-down\ncloud: local\nhead:\n  cpus: 1\nnode_groups:\n  learner:\n    accelerators: H100:1\n    min_nodes: 1\n    max_nodes: 1\n")
+    spec.write_text(
+        "name: t-down\ncloud: local\nhead:\n  cpus: 1\nnode_groups:\n  learner:\n    accelerators: H100:1\n    min_nodes: 1\n    max_nodes: 1\n"
+    )
     api.up(spec, timeout_s=120)
     state = load_state("t-down")
     assert state is not None and state.local is not None and state.checkpoint_uri

@@ -86,6 +86,4 @@ def job_env(moto_server: MotoServer, ray_address: str | None = None, **extra: st
 
 
 def run_job(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime.train", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "runtime.train", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)

@@ -45,7 +45,10 @@ def test_errors_name_their_source_and_the_expected_value(tmp_path: Path) -> None
     assert f"{path}:2: learner_mode:" in message and "'single', 'ddp' or 'fsdp'" in message
     assert f"{path}:5: task.grup_size: unknown field; did you mean 'group_size'?" in message
     assert "--set num_sampler_actors=lots: num_sampler_actors: Input should be a valid integer" in message
-    assert "$RLCLOUD_CHECKPOINT_URI: checkpoint_uri: unsupported scheme http://; expected s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX], az://ACCOUNT/CONTAINER[/PREFIX] or file:///ABSOLUTE/PATH" in message
+    assert (
+        "$RLCLOUD_CHECKPOINT_URI: checkpoint_uri: unsupported scheme http://; expected s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX], az://ACCOUNT/CONTAINER[/PREFIX] or file:///ABSOLUTE/PATH"
+        in message
+    )
     assert caught.value.exit_code == 2
 
 

@@ -28,7 +28,18 @@ def rewards_by_step(lines: list[str]) -> dict[int, str]:
 
 
 def test_killed_job_is_resubmitted_and_resumes(ray_cluster: str, moto_server: MotoServer, s3_uri: str) -> None:
-    args = ["--config", "examples/job.yaml", "--set", f"run_name={RUN}", "--set", "max_steps=40", "--set", "checkpoint_every=10", "--set", "tensorboard_logdir="]
+    args = [
+        "--config",
+        "examples/job.yaml",
+        "--set",
+        f"run_name={RUN}",
+        "--set",
+        "max_steps=40",
+        "--set",
+        "checkpoint_every=10",
+        "--set",
+        "tensorboard_logdir=",
+    ]
     env = job_env(moto_server, ray_cluster, RLCLOUD_CHECKPOINT_URI=s3_uri)  # as `rlcloud submit` passes it
 
     # First job: killed (SIGKILL, the whole driver) a couple of steps after a checkpoint.

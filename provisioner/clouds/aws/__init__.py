@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from provisioner.clouds.base import CloudProvisioner
 
 
-def provisioner() -> "CloudProvisioner":
+def provisioner() -> CloudProvisioner:
     try:
         import boto3  # noqa: F401
         import botocore  # noqa: F401

@@ -45,8 +45,7 @@ def _has_tls_only(policy_text: str | None) -> bool:
         return False
     statements = json.loads(policy_text).get("Statement", [])
     return any(
-        st.get("Effect") == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False)
-        for st in statements
+        st.get("Effect") == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") in ("false", False) for st in statements
     )
 
 

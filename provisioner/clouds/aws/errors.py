@@ -7,8 +7,9 @@ quota, capacity, auth or network problem reaches the user as one readable messag
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from provisioner.errors import CloudError
 
@@ -67,7 +68,9 @@ def to_cloud_error(exc: BaseException, doing: str) -> CloudError:
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
     if isinstance(exc, NoCredentialsError):
-        return CloudError(f"{doing}: no AWS credentials found", hint="configure them (`aws configure`, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+        return CloudError(
+            f"{doing}: no AWS credentials found", hint="configure them (`aws configure`, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+        )
     if isinstance(exc, NoRegionError):
         return CloudError(f"{doing}: no AWS region", hint="this is an rlcloud bug: the spec's region should be used")
     if isinstance(exc, EndpointConnectionError):

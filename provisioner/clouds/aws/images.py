@@ -6,8 +6,9 @@ its ENA flag (ENA-required instance types refuse to boot an AMI without it).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from provisioner.clouds.aws.errors import aws_errors
 from provisioner.errors import CloudError

@@ -6,8 +6,9 @@ so the plan a user approves is computed by the same code that decides what `up` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from provisioner.plan import Action, PlannedResource
 from provisioner.state import CloudResource

@@ -7,8 +7,9 @@ Only what rlcloud created is listed; what the user brought is never touched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.aws import bucket as buckets
@@ -129,9 +130,9 @@ def discover(aws: AwsSession, cluster: str, state: ClusterState | None, bucket_n
     found = [Found(INSTANCE, i["InstanceId"], i["State"]["Name"]) for i in instances(ec2, cluster)]
     found += [
         Found(SPOT_REQUEST, r["SpotInstanceRequestId"])
-        for r in ec2.describe_spot_instance_requests(Filters=[*tags.cluster_filter(cluster, managed=False), {"Name": "state", "Values": ["open", "active"]}])[
-            "SpotInstanceRequests"
-        ]
+        for r in ec2.describe_spot_instance_requests(
+            Filters=[*tags.cluster_filter(cluster, managed=False), {"Name": "state", "Values": ["open", "active"]}]
+        )["SpotInstanceRequests"]
     ]
     found += [
         Found(VOLUME, v["VolumeId"])

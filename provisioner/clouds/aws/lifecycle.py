@@ -133,7 +133,9 @@ class AwsProvisioner:
         net = survey.network
         out = [
             PlannedResource(kind="vpc", name=net.vpc_id, action="use", detail="default VPC" if net.vpc_is_default else "from the spec"),
-            PlannedResource(kind="subnet", name=net.subnet_id, action="use", detail=f"{net.zone}" + (", picked by rlcloud" if net.subnet_chosen else "")),
+            PlannedResource(
+                kind="subnet", name=net.subnet_id, action="use", detail=f"{net.zone}" + (", picked by rlcloud" if net.subnet_chosen else "")
+            ),
         ]
         out += [
             PlannedResource(kind="image", name=img.ami_id, action="use", detail=f"{w or 'default'}: {img.name}".strip())
@@ -212,9 +214,7 @@ class AwsProvisioner:
             self._wait_launchable(ctx, aws, survey, refs, pending_profiles, record)
         return refs
 
-    def _ensure_identities(
-        self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, record: Recorder
-    ) -> list[str]:
+    def _ensure_identities(self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, record: Recorder) -> list[str]:
         """Set refs' instance profiles; return the ARNs of profiles EC2 may not know yet."""
         spec = self._spec(ctx)
         if spec.identity.instance_profile:

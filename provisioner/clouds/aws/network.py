@@ -86,8 +86,7 @@ def resolve_network(ec2: Any, spec: AwsClusterSpec, use_internal_ips: bool) -> N
             what = "subnet" if use_internal_ips else "subnet that gives instances public IPs"
             raise CloudError(
                 f"VPC {vpc_id} has no {what} in {spec.zone}",
-                hint="create one (e.g. `aws ec2 create-default-subnet --availability-zone "
-                f"{spec.zone}`), or name one in network.subnet_id",
+                hint=f"create one (e.g. `aws ec2 create-default-subnet --availability-zone {spec.zone}`), or name one in network.subnet_id",
             )
         best = sorted(usable, key=_rank)[0]
         return Network(vpc_id=vpc_id, subnet_id=best["SubnetId"], zone=spec.zone, vpc_is_default=is_default, subnet_chosen=True)

@@ -28,7 +28,9 @@ def inspect(ec2: Any, cluster: str) -> Inspection:
         return Inspection(PLACEMENT_GROUP, name, "create", f"strategy {STRATEGY}, for the GPU node groups")
     tags.require_ours(group.get("Tags"), cluster, f"placement group {name}")
     if group.get("Strategy") != STRATEGY:
-        raise CloudError(f"placement group {name} has strategy {group.get('Strategy')}, not {STRATEGY}", hint="`rlcloud down` then `rlcloud up` recreates it")
+        raise CloudError(
+            f"placement group {name} has strategy {group.get('Strategy')}, not {STRATEGY}", hint="`rlcloud down` then `rlcloud up` recreates it"
+        )
     return Inspection(PLACEMENT_GROUP, name, "keep", current=group)
 
 

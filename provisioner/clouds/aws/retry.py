@@ -9,7 +9,8 @@ time budget instead of sleeping a fixed time (Ray's bootstrap sleeps 2 x 15 s).
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

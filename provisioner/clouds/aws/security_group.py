@@ -9,7 +9,8 @@ added by hand (an opened 8265 is a security hole, not a preference).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from provisioner import naming
 from provisioner.clouds.aws import tags
@@ -43,8 +44,10 @@ class Rule(NamedTuple):
         return perm
 
     def text(self) -> str:
-        what = "all traffic" if self.from_port is None else f"{self.protocol} {self.from_port}" + (
-            f"-{self.to_port}" if self.to_port != self.from_port else ""
+        what = (
+            "all traffic"
+            if self.from_port is None
+            else f"{self.protocol} {self.from_port}" + (f"-{self.to_port}" if self.to_port != self.from_port else "")
         )
         return f"{'egress' if self.egress else 'ingress'} {what} {'to' if self.egress else 'from'} {self.peer}"
 
@@ -77,9 +80,9 @@ def current_rules(group: dict[str, Any]) -> set[Rule]:
 
 
 def find(ec2: Any, vpc_id: str, name: str) -> dict[str, Any] | None:
-    groups = ec2.describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [name]}]
-    )["SecurityGroups"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": [name]}])[
+        "SecurityGroups"
+    ]
     return groups[0] if groups else None
 
 
@@ -92,7 +95,9 @@ def inspect(ec2: Any, cluster: str, vpc_id: str, ssh_cidrs: list[str] | None) ->
         cidrs = ", ".join(ssh_cidrs or ["(ssh_cidrs)"])
         return Inspection(SECURITY_GROUP, name, "create", f"all traffic within the group; SSH from {cidrs}; no Ray port from outside")
     tags.require_ours(
-        group.get("Tags"), cluster, f"security group {name} ({group['GroupId']}) in {vpc_id}",
+        group.get("Tags"),
+        cluster,
+        f"security group {name} ({group['GroupId']}) in {vpc_id}",
         hint="name it in network.security_group_id to use it as is, or delete / rename it",
     )
     found = Inspection(SECURITY_GROUP, f"{name} ({group['GroupId']})", "keep", current=group)

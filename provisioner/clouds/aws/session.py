@@ -13,9 +13,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -106,6 +107,4 @@ class AwsSession:
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         ident = self.identity()
-        return ":".join(
-            ["arn", ident["partition"], service, self.region if region else "", ident["account"] if account else "", resource]
-        )
+        return ":".join(["arn", ident["partition"], service, self.region if region else "", ident["account"] if account else "", resource])

@@ -7,7 +7,8 @@ cluster tag (a user copied it onto their own security group) is never deleted.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from provisioner import naming
 

@@ -13,8 +13,9 @@ command that deletes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from provisioner.clouds.aws import bucket, identity, keypair, placement, security_group
 from provisioner.clouds.aws import inspection as kind

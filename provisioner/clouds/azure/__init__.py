@@ -38,7 +38,7 @@ def _missing_package() -> str | None:
     return None
 
 
-def provisioner() -> "AzureProvisioner":
+def provisioner() -> AzureProvisioner:
     from provisioner.errors import MissingDependencyError
 
     missing = _missing_package()

@@ -9,8 +9,8 @@ the REST JSON Azure documents, which is also what the tests' fake ARM server hol
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from provisioner.clouds.azure.errors import error_code, is_not_found
 

@@ -104,7 +104,9 @@ class AzureProvisioner:
         return account_id
 
     @staticmethod
-    def _worker_identity(run: Converger, layout: AzureLayout, steps: AzureResources, account_id: str | None, head_principal: str | None) -> dict | None:
+    def _worker_identity(
+        run: Converger, layout: AzureLayout, steps: AzureResources, account_id: str | None, head_principal: str | None
+    ) -> dict | None:
         """The workers' identity, its role on the checkpoint container, and the head's right
         to give that identity to the VMs it launches (Azure requires `assign` for that)."""
         if layout.worker_identity is None or account_id is None:

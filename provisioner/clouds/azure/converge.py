@@ -7,8 +7,9 @@ something `up` then does differently, and an `up` with nothing to change makes o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from provisioner.clouds.azure.errors import azure_errors
 from provisioner.clouds.base import ProvisionContext

@@ -6,8 +6,8 @@ the one line that matters (which permission, which quota, which SKU).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from provisioner.errors import CloudError
 

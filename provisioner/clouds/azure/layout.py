@@ -7,8 +7,9 @@ Azure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from provisioner import naming
 from provisioner.spec.models import AzureClusterSpec
@@ -53,7 +54,7 @@ class AzureLayout:
     owns_data_group: bool = False  # rlcloud creates that group (no resource_group in the spec)
 
     @classmethod
-    def from_spec(cls, spec: AzureClusterSpec) -> "AzureLayout":
+    def from_spec(cls, spec: AzureClusterSpec) -> AzureLayout:
         placed = tuple(node.group for node in resolve_nodes(spec) if node.placement)
         net = spec.network
         where = spec.storage.location

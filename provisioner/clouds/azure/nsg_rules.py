@@ -13,8 +13,9 @@ Outbound stays at Azure's default (allow), which nodes need for pip, the image r
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 SSH_PRIORITY = 100
 INTRA_PRIORITY = 110

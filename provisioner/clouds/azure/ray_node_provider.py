@@ -120,12 +120,11 @@ class RlcloudAzureNodeProvider(AzureNodeProvider):
         group (a NIC and IP lookup each) and fails on a user's VM that has no public IP."""
         wanted = {**tag_filters, TAG_RAY_CLUSTER_NAME: self.cluster_name}
         rg = self.provider_config["resource_group"]
-        ours = [vm for vm in self.compute_client.virtual_machines.list(resource_group_name=rg) if (vm.tags or {}).get(TAG_RAY_CLUSTER_NAME) == self.cluster_name]
+        ours = [
+            vm
+            for vm in self.compute_client.virtual_machines.list(resource_group_name=rg)
+            if (vm.tags or {}).get(TAG_RAY_CLUSTER_NAME) == self.cluster_name
+        ]
         self.cached_nodes = {node["name"]: node for node in (self._extract_metadata(vm) for vm in ours)}
         self.terminating_nodes = {k: v for k, v in self.terminating_nodes.items() if not v.done()}
-        return {
-            name: node
-            for name, node in self.cached_nodes.items()
-            if all((node["tags"] or {}).get(k) == v for k, v in wanted.items())
-        }
-
+        return {name: node for name, node in self.cached_nodes.items() if all((node["tags"] or {}).get(k) == v for k, v in wanted.items())}

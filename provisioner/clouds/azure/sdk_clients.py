@@ -51,7 +51,7 @@ class ArmSettings:
     polling_interval_s: float = DEFAULT_POLLING_INTERVAL_S
 
     @classmethod
-    def from_env(cls) -> "ArmSettings":
+    def from_env(cls) -> ArmSettings:
         endpoint = (os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).rstrip("/")
         parsed = urlparse(endpoint)
         if parsed.scheme not in ("https", "http") or (parsed.scheme == "http" and not _is_loopback(parsed.hostname)):
@@ -84,7 +84,7 @@ class ArmClients:
         self._cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ plumbing
-    def credential(self) -> "TokenCredential":
+    def credential(self) -> TokenCredential:
         if self._credential is None:
             if self.settings.insecure_local:
                 self._credential = _NoCredential()  # type: ignore[assignment]

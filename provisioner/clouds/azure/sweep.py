@@ -10,8 +10,9 @@ deletion walks from the referrers to the referenced, waiting for each kind to fi
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from provisioner.clouds.azure.arm import delete_quietly, rest_json
 from provisioner.clouds.azure.errors import error_code
@@ -97,7 +98,7 @@ def delete_all(layout: AzureLayout, clients: ArmClients, found: list[Found], pau
             if poller is None:
                 continue
             try:
-                delete_quietly(lambda: poller)
+                delete_quietly(lambda poller=poller: poller)
             except Exception as exc:
                 failed[item.id] = error_code(exc) or str(exc)
     return failed

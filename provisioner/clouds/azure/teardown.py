@@ -52,9 +52,7 @@ class AzureTeardown:
         with azure_errors(f"read resource group {layout.resource_group}"):
             group = get_or_none(lambda: self.clients.resource().resource_groups.get(layout.resource_group))
         with azure_errors(f"read the role {layout.role_name}"):
-            definition = get_or_none(
-                lambda: self.clients.authorization().role_definitions.get(layout.rg_id, layout.role_definition_guid)
-            )
+            definition = get_or_none(lambda: self.clients.authorization().role_definitions.get(layout.rg_id, layout.role_definition_guid))
         with azure_errors("read the checkpoint storage and its role assignments"):
             outside, account, data_group = self._storage()
             empty = data_group and not list(self.clients.resource().resources.list_by_resource_group(str(layout.data_resource_group)))
@@ -99,7 +97,7 @@ class AzureTeardown:
         principals = set()
         for item in found:
             if item.type == "microsoft.managedidentity/userassignedidentities":
-                identity = get_or_none(lambda: self.clients.resource().resources.get_by_id(item.id, "2023-01-31"))
+                identity = get_or_none(lambda item=item: self.clients.resource().resources.get_by_id(item.id, "2023-01-31"))
                 if identity and (identity.get("properties") or {}).get("principalId"):
                     principals.add(identity["properties"]["principalId"])
         ids = []
@@ -142,11 +140,19 @@ class AzureTeardown:
         if found.storage_account_id is None and not found.data_group:
             return []
         if found.data_group_empty:
-            return [PlannedResource(kind="resource_group", name=str(layout.data_resource_group), action="delete", detail="empty: no checkpoints in it")]
+            return [
+                PlannedResource(kind="resource_group", name=str(layout.data_resource_group), action="delete", detail="empty: no checkpoints in it")
+            ]
         if not self.purge_storage:
-            return [PlannedResource(kind="storage_account", name=str(layout.storage_account), action="keep", detail="checkpoints kept; --purge-storage deletes them")]
+            return [
+                PlannedResource(
+                    kind="storage_account", name=str(layout.storage_account), action="keep", detail="checkpoints kept; --purge-storage deletes them"
+                )
+            ]
         if found.data_group:
-            return [PlannedResource(kind="resource_group", name=str(layout.data_resource_group), action="delete", detail="with the checkpoint account")]
+            return [
+                PlannedResource(kind="resource_group", name=str(layout.data_resource_group), action="delete", detail="with the checkpoint account")
+            ]
         return [PlannedResource(kind="storage_account", name=str(layout.storage_account), action="delete", detail="checkpoints deleted")]
 
     # ------------------------------------------------------------------ deleting
@@ -189,7 +195,7 @@ class AzureTeardown:
         authorization = self.clients.authorization()
         for assignment_id in found.role_assignment_ids:
             try:
-                delete_quietly(lambda: authorization.role_assignments.delete_by_id(assignment_id))
+                delete_quietly(lambda assignment_id=assignment_id: authorization.role_assignments.delete_by_id(assignment_id))
             except Exception as exc:
                 failed[assignment_id] = error_code(exc) or str(exc)
         if found.role_definition:

@@ -80,8 +80,10 @@ def extend_template(template: dict[str, Any], with_ppg: bool, with_identity: boo
 def _identity_parameters(template: dict[str, Any]) -> set[str]:
     """Lower-cased names of the parameters only the resources' identities use."""
     identities = [resource["identity"] for resource in template["resources"] if "identity" in resource]
-    return _referenced(identities) - _referenced({k: v for k, v in template.items() if k not in ("parameters", "resources")}) - _referenced(
-        [{k: v for k, v in resource.items() if k != "identity"} for resource in template["resources"]]
+    return (
+        _referenced(identities)
+        - _referenced({k: v for k, v in template.items() if k not in ("parameters", "resources")})
+        - _referenced([{k: v for k, v in resource.items() if k != "identity"} for resource in template["resources"]])
     )
 
 

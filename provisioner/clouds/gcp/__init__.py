@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from provisioner.clouds.gcp.lifecycle import GcpProvisioner
 
 
-def provisioner() -> "GcpProvisioner":
+def provisioner() -> GcpProvisioner:
     from provisioner.clouds.gcp.clients import require_sdks
     from provisioner.clouds.gcp.lifecycle import GcpProvisioner
 

@@ -8,7 +8,7 @@ revoked) change together, so a resource's policy is never left half-converged by
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from provisioner.clouds.gcp.errors import describe_failure
 from provisioner.clouds.gcp.iam_policy import (
@@ -53,7 +53,9 @@ class Bindings:
         planned: list[PlannedResource] = []
         for holding in holdings:
             if holding.grant is not None:
-                planned.append(PlannedResource(kind=KIND, name=holding.grant.label(), action="keep" if has_grant(current, holding.grant) else "create"))
+                planned.append(
+                    PlannedResource(kind=KIND, name=holding.grant.label(), action="keep" if has_grant(current, holding.grant) else "create")
+                )
             planned += [self._revocation(role, holding.email, "no longer in the spec") for role in stale_roles(current, holding)]
         return planned
 
@@ -90,7 +92,10 @@ class Bindings:
             try:
                 remove_members(self.policy, list(holders))
             except CloudError as exc:
-                return [f"binding of {email} on {self.policy.description} ({', '.join(roles)}): {describe_failure(exc)} ({manual(email)})" for email, roles in holders.items()]
+                return [
+                    f"binding of {email} on {self.policy.description} ({', '.join(roles)}): {describe_failure(exc)} ({manual(email)})"
+                    for email, roles in holders.items()
+                ]
         self.forget()
         return []
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner import naming
-from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call
 from provisioner.clouds.gcp.accounts import node_accounts
 from provisioner.clouds.gcp.bindings import Bindings
+from provisioner.clouds.gcp.clients import GcpClients
+from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call
 from provisioner.clouds.gcp.iam_policy import Grant, Holding, Policy, service_account_member
 from provisioner.clouds.gcp.identity import find_accounts
 from provisioner.clouds.gcp.scope import Scope
@@ -157,11 +157,22 @@ class CheckpointStep:
             return []
         bucket = self._bucket_for_up()
         if bucket is None:
-            planned = [PlannedResource(kind=KIND, name=f"gs://{self.name}", action="create", detail=f"{self.scope.spec.region}, uniform access, public access prevented, versioned")]
+            planned = [
+                PlannedResource(
+                    kind=KIND,
+                    name=f"gs://{self.name}",
+                    action="create",
+                    detail=f"{self.scope.spec.region}, uniform access, public access prevented, versioned",
+                )
+            ]
         elif is_managed(bucket, self.scope.spec.name):
             planned = [PlannedResource(kind=KIND, name=f"gs://{self.name}", action="keep", detail="created by rlcloud")]
         else:
-            planned = [PlannedResource(kind=KIND, name=f"gs://{self.name}", action="use", detail="yours: never modified or deleted; only the grants below are added")]
+            planned = [
+                PlannedResource(
+                    kind=KIND, name=f"gs://{self.name}", action="use", detail="yours: never modified or deleted; only the grants below are added"
+                )
+            ]
         holdings = self._holdings(bucket)
         granted = self._bindings().plan(holdings, readable=bucket is not None)
         if self.scope.spec.storage.prefix and any(h.grant is not None and h.grant.condition is None for h in holdings):
@@ -200,7 +211,9 @@ class CheckpointStep:
             return []
         planned = self._bindings().plan_removal(emails) if emails else []
         if self._deletes_bucket(bucket, purge_storage):
-            planned.append(PlannedResource(kind=KIND, name=f"gs://{self.name}", action="delete", detail="and every checkpoint in it (--purge-storage)"))
+            planned.append(
+                PlannedResource(kind=KIND, name=f"gs://{self.name}", action="delete", detail="and every checkpoint in it (--purge-storage)")
+            )
         elif is_managed(bucket, self.scope.spec.name):
             planned.append(PlannedResource(kind=KIND, name=f"gs://{self.name}", action="keep", detail="checkpoints kept; --purge-storage deletes it"))
         else:

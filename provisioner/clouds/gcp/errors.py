@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from provisioner.errors import CloudError, RlcloudError
 
@@ -49,7 +50,7 @@ def read_error(exc: BaseException) -> GoogleError | None:
         reasons: set[str] = set()
         details: list[str] = []
         for item in exc.errors or ():
-            field = (lambda key: item.get(key)) if isinstance(item, dict) else (lambda key: getattr(item, key, None))
+            field = (lambda key, item=item: item.get(key)) if isinstance(item, dict) else (lambda key, item=item: getattr(item, key, None))
             reasons.update(v for v in (field("reason"), field("code")) if isinstance(v, str) and v)
             if isinstance(field("message"), str) and field("message"):
                 details.append(field("message"))

@@ -69,13 +69,26 @@ class FirewallRule:
     def drift(self, existing: Any) -> list[str]:
         """How `existing` differs from this shape, field by field (empty when it matches)."""
         found = _comparable(
-            existing.network, existing.direction, existing.priority, existing.disabled, existing.target_tags,
-            existing.source_ranges, existing.source_tags,
-            [(e.I_p_protocol, tuple(e.ports)) for e in existing.allowed], [(e.I_p_protocol, tuple(e.ports)) for e in existing.denied],
+            existing.network,
+            existing.direction,
+            existing.priority,
+            existing.disabled,
+            existing.target_tags,
+            existing.source_ranges,
+            existing.source_tags,
+            [(e.I_p_protocol, tuple(e.ports)) for e in existing.allowed],
+            [(e.I_p_protocol, tuple(e.ports)) for e in existing.denied],
         )
         want = _comparable(
-            self.network, "INGRESS", self.priority, False, self.target_tags,
-            self.source_ranges, self.source_tags, self.allowed, self.denied,
+            self.network,
+            "INGRESS",
+            self.priority,
+            False,
+            self.target_tags,
+            self.source_ranges,
+            self.source_tags,
+            self.allowed,
+            self.denied,
         )
         return [f"{key}: {_show(found[key])} -> {_show(want[key])}" for key in want if found[key] != want[key]]
 
@@ -83,7 +96,12 @@ class FirewallRule:
 def _comparable(network: str, direction: str, priority: int, disabled: bool, *sets: Any) -> dict[str, Any]:
     # GCE answers with the network's full URL; compare by name. Lists compare as sets.
     names = ("targetTags", "sourceRanges", "sourceTags", "allowed", "denied")
-    fields: dict[str, Any] = {"network": network.rsplit("/global/networks/", 1)[-1], "direction": direction, "priority": priority, "disabled": disabled}
+    fields: dict[str, Any] = {
+        "network": network.rsplit("/global/networks/", 1)[-1],
+        "direction": direction,
+        "priority": priority,
+        "disabled": disabled,
+    }
     fields.update({name: set(values) for name, values in zip(names, sets)})
     return fields
 
@@ -153,7 +171,9 @@ def update_rule(clients: GcpClients, rule: FirewallRule) -> None:
 
 def delete_rule(clients: GcpClients, name: str) -> bool:
     """Delete and wait; False when it was already gone."""
-    return delete_if_present(f"deleting firewall rule {name}", clients.project, lambda: wait(clients.firewalls.delete(project=clients.project, firewall=name)))
+    return delete_if_present(
+        f"deleting firewall rule {name}", clients.project, lambda: wait(clients.firewalls.delete(project=clients.project, firewall=name))
+    )
 
 
 class FirewallStep:

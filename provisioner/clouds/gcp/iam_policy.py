@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from provisioner.clouds.gcp.errors import gcp_call, is_concurrent_change, is_new_member_not_visible
 
@@ -124,7 +125,9 @@ def converged(policy: Policy, holdings: Sequence[Holding]) -> Policy:
 
 
 def _bindings(policy: Policy) -> set[tuple[str, tuple[str, ...], str]]:
-    return {(b.get("role", ""), tuple(sorted(b.get("members", []))), str(sorted((b.get("condition") or {}).items()))) for b in policy.get("bindings", [])}
+    return {
+        (b.get("role", ""), tuple(sorted(b.get("members", []))), str(sorted((b.get("condition") or {}).items()))) for b in policy.get("bindings", [])
+    }
 
 
 def same_bindings(a: Policy, b: Policy) -> bool:

@@ -51,7 +51,9 @@ def account_path(project: str, email: str) -> str:
 
 def get_account(clients: GcpClients, email: str) -> dict[str, Any] | None:
     accounts = clients.iam.projects().serviceAccounts()
-    return read_or_none(f"reading service account {email}", clients.project, lambda: accounts.get(name=account_path(clients.project, email)).execute())
+    return read_or_none(
+        f"reading service account {email}", clients.project, lambda: accounts.get(name=account_path(clients.project, email)).execute()
+    )
 
 
 def is_managed(account: dict[str, Any], cluster: str) -> bool:
@@ -68,13 +70,17 @@ def create_account(clients: GcpClients, spec: GcpClusterSpec, role: str) -> None
         },
     }
     accounts = clients.iam.projects().serviceAccounts()
-    create_or_adopt(f"creating service account {email}", clients.project, lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute())
+    create_or_adopt(
+        f"creating service account {email}", clients.project, lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute()
+    )
 
 
 def delete_account(clients: GcpClients, email: str) -> bool:
     """Delete; False when it was already gone."""
     accounts = clients.iam.projects().serviceAccounts()
-    return delete_if_present(f"deleting service account {email}", clients.project, lambda: accounts.delete(name=account_path(clients.project, email)).execute())
+    return delete_if_present(
+        f"deleting service account {email}", clients.project, lambda: accounts.delete(name=account_path(clients.project, email)).execute()
+    )
 
 
 class ProjectPolicy:
@@ -86,9 +92,11 @@ class ProjectPolicy:
 
     def read(self) -> Policy:
         with gcp_call(f"reading the IAM policy of {self.description}", self.clients.project):
-            return self.clients.resource_manager.projects().getIamPolicy(
-                resource=f"projects/{self.clients.project}", body={"options": {"requestedPolicyVersion": 3}}
-            ).execute()
+            return (
+                self.clients.resource_manager.projects()
+                .getIamPolicy(resource=f"projects/{self.clients.project}", body={"options": {"requestedPolicyVersion": 3}})
+                .execute()
+            )
 
     def write(self, policy: Policy) -> None:
         # Errors pass through unconverted: the read-modify-write loop retries on some.
@@ -130,7 +138,7 @@ def find_accounts(scope: Scope, roles: tuple[str, ...] = MANAGED_ROLES, *, refus
     found = {}
     for role in roles:
         email = managed_email(scope.spec, role)
-        account = scope.read_once(f"{ACCOUNT_KIND}:{email}", lambda: get_account(scope.clients, email))
+        account = scope.read_once(f"{ACCOUNT_KIND}:{email}", lambda email=email: get_account(scope.clients, email))
         if account is not None and not is_managed(account, scope.spec.name) and scope.recorded(ACCOUNT_KIND, email) is None:
             if refuse_foreign and role != "legacy":
                 raise CloudError(
@@ -175,10 +183,16 @@ class IdentityStep:
         spec = self.scope.spec
         scopes = ", ".join(spec.identity.scopes)
         if self.nodes.head == self.nodes.worker:
-            return [PlannedResource(kind=ACCOUNT_KIND, name=self.nodes.head, action="use", detail=f"yours, head and workers, bindings unchanged; scopes: {scopes}")]
+            return [
+                PlannedResource(
+                    kind=ACCOUNT_KIND, name=self.nodes.head, action="use", detail=f"yours, head and workers, bindings unchanged; scopes: {scopes}"
+                )
+            ]
         return [
             PlannedResource(kind=ACCOUNT_KIND, name=self.nodes.head, action="use", detail=f"yours, the head, bindings unchanged; scopes: {scopes}"),
-            PlannedResource(kind=ACCOUNT_KIND, name=self.nodes.worker, action="use", detail=f"yours, the workers, bindings unchanged; scopes: {scopes}"),
+            PlannedResource(
+                kind=ACCOUNT_KIND, name=self.nodes.worker, action="use", detail=f"yours, the workers, bindings unchanged; scopes: {scopes}"
+            ),
         ]
 
     def plan_up(self) -> list[PlannedResource]:
@@ -187,7 +201,12 @@ class IdentityStep:
         found = find_accounts(self.scope, refuse_foreign=True)
         scopes = ", ".join(self.scope.spec.identity.scopes)
         planned = [
-            PlannedResource(kind=ACCOUNT_KIND, name=email, action="keep" if role in found and found[role].exists else "create", detail=f"{RUNS_AS[role]}; scopes: {scopes}")
+            PlannedResource(
+                kind=ACCOUNT_KIND,
+                name=email,
+                action="keep" if role in found and found[role].exists else "create",
+                detail=f"{RUNS_AS[role]}; scopes: {scopes}",
+            )
             for role, email in (("head", self.nodes.head), ("worker", self.nodes.worker))
         ]
         planned += self._project().plan(self._project_holdings(found), readable=True)
@@ -229,5 +248,7 @@ class IdentityStep:
                 retire_account(self.scope, found[role])
             except CloudError as exc:
                 email = found[role].email
-                left.append(f"service account {email}: {describe_failure(exc)} (gcloud iam service-accounts delete {email} --project {project} --quiet)")
+                left.append(
+                    f"service account {email}: {describe_failure(exc)} (gcloud iam service-accounts delete {email} --project {project} --quiet)"
+                )
         return left

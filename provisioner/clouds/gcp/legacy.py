@@ -32,7 +32,11 @@ class LegacyAccountStep:
         legacy = self._legacy()
         if legacy is None or not legacy.exists:
             return []
-        return [PlannedResource(kind=ACCOUNT_KIND, name=legacy.email, action="delete", detail="head and workers shared it; replaced by the two accounts above")]
+        return [
+            PlannedResource(
+                kind=ACCOUNT_KIND, name=legacy.email, action="delete", detail="head and workers shared it; replaced by the two accounts above"
+            )
+        ]
 
     def apply(self) -> None:
         legacy = self._legacy()

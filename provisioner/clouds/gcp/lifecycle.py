@@ -11,7 +11,7 @@ its rlcloud-managed label.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from provisioner.clouds.base import ProvisionContext
 from provisioner.clouds.gcp.bucket import CheckpointStep
@@ -38,11 +38,15 @@ def check_network(clients: GcpClients, spec: GcpClusterSpec) -> None:
             f"VPC network {network} does not exist in project {spec.project}",
             hint="create it (gcloud compute networks create NAME) or set network.network to an existing one",
         )
-    if subnetwork and read_or_none(
-        f"reading subnetwork {subnetwork}",
-        spec.project,
-        lambda: clients.subnetworks.get(project=spec.project, region=spec.region, subnetwork=subnetwork),
-    ) is None:
+    if (
+        subnetwork
+        and read_or_none(
+            f"reading subnetwork {subnetwork}",
+            spec.project,
+            lambda: clients.subnetworks.get(project=spec.project, region=spec.region, subnetwork=subnetwork),
+        )
+        is None
+    ):
         raise CloudError(
             f"subnetwork {subnetwork} does not exist in {spec.region} of project {spec.project}",
             hint="create it in the cluster's region or fix network.subnetwork",

@@ -80,9 +80,7 @@ class RlcloudGcpNodeProvider(GCPNodeProvider):
             return
         _crm, compute = clients(self.provider_config)
         self.resources = {
-            GCPNodeType.COMPUTE: GCPCompute(
-                compute, self.provider_config["project_id"], self.provider_config["availability_zone"], self.cluster_name
-            )
+            GCPNodeType.COMPUTE: GCPCompute(compute, self.provider_config["project_id"], self.provider_config["availability_zone"], self.cluster_name)
         }
 
     @staticmethod

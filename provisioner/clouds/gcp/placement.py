@@ -10,7 +10,8 @@ the cluster marker `down` looks for.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.gcp.clients import GcpClients
@@ -61,9 +62,7 @@ def create_policy(clients: GcpClients, spec: GcpClusterSpec) -> None:
     )
 
 
-def delete_policy(
-    clients: GcpClients, region: str, name: str, *, attempts: int = 6, sleep: Callable[[float], None] = time.sleep
-) -> bool:
+def delete_policy(clients: GcpClients, region: str, name: str, *, attempts: int = 6, sleep: Callable[[float], None] = time.sleep) -> bool:
     """Delete and wait; False when already gone. VMs that used the policy may still be
     shutting down, which GCE reports as 'in use': wait and try again."""
 

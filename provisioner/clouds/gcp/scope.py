@@ -8,8 +8,9 @@ in order; `down` runs them in reverse, so nothing is deleted while something sti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from provisioner.clouds.base import ProvisionContext
 from provisioner.clouds.gcp.clients import GcpClients

@@ -35,7 +35,12 @@ ROUTES = [
     ("authz", re.compile(r"(?i)^(?P<scope>.*)/providers/microsoft\.authorization/(?P<kind>roledefinitions|roleassignments)(?:/(?P<name>[^/]+))?$")),
     ("subscription_resources", re.compile(r"(?i)^" + _SUB + r"/resources$")),
     ("group", re.compile(r"(?i)^" + _RG + r"$")),
-    ("storage_child", re.compile(r"(?i)^(?P<parent>" + _RG + r"/providers/microsoft\.storage/storageaccounts/[^/]+)/(?P<path>blobservices/default(?:/containers/[^/]+)?)$")),
+    (
+        "storage_child",
+        re.compile(
+            r"(?i)^(?P<parent>" + _RG + r"/providers/microsoft\.storage/storageaccounts/[^/]+)/(?P<path>blobservices/default(?:/containers/[^/]+)?)$"
+        ),
+    ),
     ("group_resources", re.compile(r"(?i)^" + _RG + r"/resources$")),
     ("deployment", re.compile(r"(?i)^" + _RG + r"/providers/microsoft\.resources/deployments/(?P<name>[^/]+)$")),
     ("collection", re.compile(r"(?i)^" + _RG + r"/providers/(?P<ns>[^/]+)/(?P<kind>[^/]+)$")),
@@ -199,7 +204,9 @@ class FakeArm(ServedFake):
 
     def _group_resources(self, method: str, m: dict[str, str], query: dict[str, str], body: dict[str, Any]) -> Response:
         group = self.store.require_group(m["sub"], m["rg"])
-        items = [r for r in self.store.in_group(m["sub"], group["name"]) if r["type"] != "Microsoft.Resources/deployments" and r["type"].count("/") == 1]
+        items = [
+            r for r in self.store.in_group(m["sub"], group["name"]) if r["type"] != "Microsoft.Resources/deployments" and r["type"].count("/") == 1
+        ]
         text = query.get("$filter", "")
         for key, value in re.findall(r"(tagName|tagValue|resourceType) eq '([^']*)'", text):
             if key == "tagName":
@@ -213,7 +220,11 @@ class FakeArm(ServedFake):
 
     def _subscription_resources(self, method: str, m: dict[str, str], query: dict[str, str], body: dict[str, Any]) -> Response:
         prefix = f"/subscriptions/{m['sub']}/resourcegroups/"
-        items = [r for k, r in self.store.resources.items() if k.startswith(prefix) and len(k.split("/")) == 9 and r["type"] != "Microsoft.Resources/deployments"]
+        items = [
+            r
+            for k, r in self.store.resources.items()
+            if k.startswith(prefix) and len(k.split("/")) == 9 and r["type"] != "Microsoft.Resources/deployments"
+        ]
         text = query.get("$filter", "")
         for key, value in re.findall(r"(resourceType|name) eq '([^']*)'", text):
             field = "type" if key == "resourceType" else "name"
@@ -295,7 +306,11 @@ class FakeArm(ServedFake):
         if method == "PUT":
             deployment, failure = self.store.deploy(m["sub"], group["name"], m["name"], body)
             status = {"status": "Failed", "error": failure.body()["error"]} if failure else {"status": "Succeeded"}
-            return 201, self._async((200, {}, status), "Azure-AsyncOperation"), {**deployment, "properties": {**deployment["properties"], "provisioningState": "Accepted"}}
+            return (
+                201,
+                self._async((200, {}, status), "Azure-AsyncOperation"),
+                {**deployment, "properties": {**deployment["properties"], "provisioningState": "Accepted"}},
+            )
         deployment = self.store.get(rid)
         if deployment is None:
             raise ArmError(404, "DeploymentNotFound", f"Deployment '{m['name']}' could not be found.")
@@ -312,7 +327,12 @@ class FakeArm(ServedFake):
                 return (200, {}, removed) if removed else (204, {}, None)
             found = store.role_definitions.get(name.lower())
             if found is None and name.lower() in BUILTIN_ROLES:
-                found = {"id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{name}", "name": name, "type": "Microsoft.Authorization/roleDefinitions", "properties": {"roleName": BUILTIN_ROLES[name.lower()], "type": "BuiltInRole"}}
+                found = {
+                    "id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{name}",
+                    "name": name,
+                    "type": "Microsoft.Authorization/roleDefinitions",
+                    "properties": {"roleName": BUILTIN_ROLES[name.lower()], "type": "BuiltInRole"},
+                }
             if found is None:
                 raise ArmError(404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{name}' does not exist.")
             return 200, {}, found

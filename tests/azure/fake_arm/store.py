@@ -11,7 +11,8 @@ import ipaddress
 import itertools
 import re
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tests.azure.fake_arm import template as arm_template
 from tests.azure.fake_arm.errors import ArmError, bad_request, group_not_found, not_found
@@ -184,7 +185,8 @@ class ArmStore:
         kind = resource.get("type", "").lower()
         if kind == "microsoft.compute/proximityplacementgroups":
             out["properties"]["virtualMachines"] = [
-                {"id": vm["id"]} for vm in self.of_type("Microsoft.Compute/virtualMachines")
+                {"id": vm["id"]}
+                for vm in self.of_type("Microsoft.Compute/virtualMachines")
                 if _lower(_ref_id(vm["properties"].get("proximityPlacementGroup")) or "") == _lower(resource["id"])
             ]
         if kind == "microsoft.network/networkinterfaces":
@@ -226,7 +228,11 @@ class ArmStore:
                 raise bad_request("InvalidScope", f"The assignable scope '{scope}' does not exist.")
         for other in self.role_definitions.values():
             if other["name"] != guid and other["properties"]["roleName"] == props.get("roleName"):
-                raise ArmError(409, "RoleDefinitionWithSameNameExists", "A custom role with the same name already exists in this directory. Use a different name.")
+                raise ArmError(
+                    409,
+                    "RoleDefinitionWithSameNameExists",
+                    "A custom role with the same name already exists in this directory. Use a different name.",
+                )
         existing = self.role_definitions.get(guid.lower())
         definition = {
             "id": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
@@ -242,7 +248,9 @@ class ArmStore:
         if definition is None:
             return None
         if any(_lower(a["properties"]["roleDefinitionId"]) == _lower(definition["id"]) for a in self.role_assignments.values()):
-            raise bad_request("RoleDefinitionHasAssignments", "There are existing role assignments referencing role (code: RoleDefinitionHasAssignments).")
+            raise bad_request(
+                "RoleDefinitionHasAssignments", "There are existing role assignments referencing role (code: RoleDefinitionHasAssignments)."
+            )
         return self.role_definitions.pop(guid.lower())
 
     def principals(self) -> set[str]:
@@ -265,11 +273,17 @@ class ArmStore:
         if existing is not None:
             same = all(existing["properties"].get(k) == props.get(k) for k in ("roleDefinitionId", "principalId"))
             if not same:
-                raise ArmError(409, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
+                raise ArmError(
+                    409, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated."
+                )
             return existing, False
         for other in self.role_assignments.values():
             o = other["properties"]
-            if (_lower(o["scope"]), o["principalId"], _lower(o["roleDefinitionId"])) == (_lower(scope), props["principalId"], _lower(props["roleDefinitionId"])):
+            if (_lower(o["scope"]), o["principalId"], _lower(o["roleDefinitionId"])) == (
+                _lower(scope),
+                props["principalId"],
+                _lower(props["roleDefinitionId"]),
+            ):
                 raise ArmError(409, "RoleAssignmentExists", "The role assignment already exists.")
         assignment = {"id": rid, "name": name, "type": "Microsoft.Authorization/roleAssignments", "properties": props}
         self.role_assignments[_lower(rid)] = assignment
@@ -311,8 +325,7 @@ class ArmStore:
                 failure = ArmError(
                     exc.status,
                     "DeploymentFailed",
-                    "At least one resource deployment operation failed. Please list deployment operations for details. "
-                    f"{exc.code}: {exc.message}",
+                    f"At least one resource deployment operation failed. Please list deployment operations for details. {exc.code}: {exc.message}",
                 )
                 break
         deployment = {
@@ -346,10 +359,16 @@ def _put_nsg(store: ArmStore, nsg: Json, existing: Json | None) -> None:
                     f"Security rule parameter {field[:-2]} for rule with Id {nsg['id']}/securityRules/{rule['name']} cannot specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system tags. Unsupported value used: {bad[0]}.",
                 )
         if not 100 <= int(p.get("priority", 0)) <= 4096:
-            raise bad_request("SecurityRuleInvalidPriority", f"Security rule {rule['name']} has invalid priority {p.get('priority')}. Value provided: {p.get('priority')} Allowed range 100-4096.")
+            raise bad_request(
+                "SecurityRuleInvalidPriority",
+                f"Security rule {rule['name']} has invalid priority {p.get('priority')}. Value provided: {p.get('priority')} Allowed range 100-4096.",
+            )
         key = (p.get("direction", ""), int(p["priority"]))
         if key in seen:
-            raise bad_request("SecurityRuleConflict", f"Security rule {rule['name']} conflicts with rule {seen[key]}. Rules cannot have the same Priority and Direction.")
+            raise bad_request(
+                "SecurityRuleConflict",
+                f"Security rule {rule['name']} conflicts with rule {seen[key]}. Rules cannot have the same Priority and Direction.",
+            )
         seen[key] = rule["name"]
         rule["id"] = f"{nsg['id']}/securityRules/{rule['name']}"
         p["provisioningState"] = "Succeeded"
@@ -360,8 +379,14 @@ def _default_rule(name: str, priority: int, direction: str, access: str, source:
     return {
         "name": name,
         "properties": {
-            "priority": priority, "direction": direction, "access": access, "protocol": "*",
-            "sourceAddressPrefix": source, "sourcePortRange": "*", "destinationAddressPrefix": destination, "destinationPortRange": "*",
+            "priority": priority,
+            "direction": direction,
+            "access": access,
+            "protocol": "*",
+            "sourceAddressPrefix": source,
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": destination,
+            "destinationPortRange": "*",
         },
     }
 
@@ -385,7 +410,10 @@ def _put_vnet(store: ArmStore, vnet: Json, existing: Json | None) -> None:
         props["provisioningState"] = "Succeeded"
         prefix = ipaddress.ip_network(props.get("addressPrefix") or props["addressPrefixes"][0])
         if not any(prefix.subnet_of(s) for s in space):
-            raise bad_request("NetcfgSubnetRangeOutsideVnet", f"Subnet '{subnet['name']}' is not valid because its IP address range is outside the IP address range of virtual network '{vnet['name']}'.")
+            raise bad_request(
+                "NetcfgSubnetRangeOutsideVnet",
+                f"Subnet '{subnet['name']}' is not valid because its IP address range is outside the IP address range of virtual network '{vnet['name']}'.",
+            )
         nsg = _ref_id(props.get("networkSecurityGroup"))
         if nsg:
             store.require(nsg, f"subnet {subnet['name']}")
@@ -426,7 +454,9 @@ def _put_nic(store: ArmStore, nic: Json, existing: Json | None) -> None:
         config["id"] = f"{nic['id']}/ipConfigurations/{config['name']}"
         subnet = store.subnet(_ref_id(props.get("subnet")) or "")
         if subnet is None:
-            raise bad_request("InvalidResourceReference", f"Resource {_ref_id(props.get('subnet'))} referenced by resource {nic['id']} was not found.")
+            raise bad_request(
+                "InvalidResourceReference", f"Resource {_ref_id(props.get('subnet'))} referenced by resource {nic['id']} was not found."
+            )
         public = _ref_id(props.get("publicIPAddress")) or _ref_id(props.get("publicIpAddress"))
         if public:
             store.require(public, nic["id"])
@@ -454,7 +484,11 @@ def _put_vm(store: ArmStore, vm: Json, existing: Json | None) -> None:
         disk_name = os_disk.get("name") or f"{vm['name']}_OsDisk_1_{uuid.uuid4().hex}"
         group = vm["id"].split("/")[4]
         disk, _ = store.put_resource(
-            vm["id"].split("/")[2], group, "Microsoft.Compute", "disks", disk_name,
+            vm["id"].split("/")[2],
+            group,
+            "Microsoft.Compute",
+            "disks",
+            disk_name,
             {"location": vm["location"], "properties": {"diskSizeGB": os_disk.get("diskSizeGB") or 30}},
         )
         disk["managedBy"] = vm["id"]
@@ -469,7 +503,10 @@ def _put_vm(store: ArmStore, vm: Json, existing: Json | None) -> None:
 def _put_storage_account(store: ArmStore, account: Json, existing: Json | None) -> None:
     name = account["name"]
     if not STORAGE_ACCOUNT_NAME.match(name):
-        raise bad_request("AccountNameInvalid", f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.")
+        raise bad_request(
+            "AccountNameInvalid",
+            f"{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only.",
+        )
     if existing is None and any(a["name"] == name for a in store.of_type("Microsoft.Storage/storageAccounts")):
         raise ArmError(409, "StorageAccountAlreadyTaken", f"The storage account named {name} is already taken.")
     if not account.get("sku") or not account.get("kind"):
@@ -500,11 +537,16 @@ PUT_HOOKS: dict[str, Callable[[ArmStore, Json, Json | None], None]] = {
 def _delete_nsg(store: ArmStore, nsg: Json) -> None:
     users = [n["id"] for n in store.nics() if _lower(_ref_id(n["properties"].get("networkSecurityGroup")) or "") == _lower(nsg["id"])]
     users += [
-        s["id"] for v in store.of_type("Microsoft.Network/virtualNetworks") for s in v["properties"].get("subnets", [])
+        s["id"]
+        for v in store.of_type("Microsoft.Network/virtualNetworks")
+        for s in v["properties"].get("subnets", [])
         if _lower(_ref_id(s.get("properties", {}).get("networkSecurityGroup")) or "") == _lower(nsg["id"])
     ]
     if users:
-        raise bad_request("InUseNetworkSecurityGroupCannotBeDeleted", f"Network security group {nsg['id']} cannot be deleted because it is in use by the following resources: {users}.")
+        raise bad_request(
+            "InUseNetworkSecurityGroupCannotBeDeleted",
+            f"Network security group {nsg['id']} cannot be deleted because it is in use by the following resources: {users}.",
+        )
 
 
 def _delete_vnet(store: ArmStore, vnet: Json) -> None:
@@ -517,13 +559,19 @@ def _delete_public_ip(store: ArmStore, address: Json) -> None:
     for nic in store.nics():
         for config in nic["properties"].get("ipConfigurations", []):
             if _lower(_ref_id(config["properties"].get("publicIPAddress")) or "") == _lower(address["id"]):
-                raise bad_request("PublicIPAddressCannotBeDeleted", f"Public IP address {address['id']} can not be deleted since it is still allocated to resource {config['id']}.")
+                raise bad_request(
+                    "PublicIPAddressCannotBeDeleted",
+                    f"Public IP address {address['id']} can not be deleted since it is still allocated to resource {config['id']}.",
+                )
 
 
 def _delete_nic(store: ArmStore, nic: Json) -> None:
     vm = store._vm_using_nic(nic["id"])
     if vm is not None:
-        raise bad_request("NicInUse", f"Network Interface {nic['id']} is used by existing resource {vm['id']}. In order to delete the network interface, it must be dissociated from the resource.")
+        raise bad_request(
+            "NicInUse",
+            f"Network Interface {nic['id']} is used by existing resource {vm['id']}. In order to delete the network interface, it must be dissociated from the resource.",
+        )
 
 
 def _delete_disk(store: ArmStore, disk: Json) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 class TemplateError(Exception):
@@ -68,7 +69,7 @@ class _Parser:
     def parse(self) -> tuple[Any, ...]:
         node = self._expr()
         if self._peek() is not None:
-            raise TemplateError(f"trailing tokens {self.tokens[self.pos:]}")
+            raise TemplateError(f"trailing tokens {self.tokens[self.pos :]}")
         return node
 
     def _expr(self) -> tuple[Any, ...]:

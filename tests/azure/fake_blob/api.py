@@ -87,11 +87,21 @@ def authorize(world: BlobWorld, request: BlobRequest) -> BlobResponse | None:
     challenge = {"WWW-Authenticate": f"Bearer authorization_uri={AUTHORITY} resource_id=https://storage.azure.com"}
     header = request.headers.get("authorization", "")
     if not header:
-        return error(401, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.", challenge)
+        return error(
+            401,
+            "NoAuthenticationInformation",
+            "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+            challenge,
+        )
     scheme, _, token = header.partition(" ")
     principal = world.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
-        return error(401, "InvalidAuthenticationInfo", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.", challenge)
+        return error(
+            401,
+            "InvalidAuthenticationInfo",
+            "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+            challenge,
+        )
     if not world.allowed(principal, _action(request), request.account, request.container):
         return error(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission.")
     return None
@@ -150,14 +160,17 @@ def _container_operation(world: BlobWorld, request: BlobRequest) -> BlobResponse
         if method in ("GET", "HEAD") and request.query.get("comp") == "list":
             return list_blobs(container, request)
         if method in ("GET", "HEAD"):
-            return BlobResponse(200, {
-                "ETag": container.etag,
-                "Last-Modified": container.last_modified,
-                "x-ms-lease-status": "unlocked",
-                "x-ms-lease-state": "available",
-                "x-ms-has-immutability-policy": "false",
-                "x-ms-has-legal-hold": "false",
-            })
+            return BlobResponse(
+                200,
+                {
+                    "ETag": container.etag,
+                    "Last-Modified": container.last_modified,
+                    "x-ms-lease-status": "unlocked",
+                    "x-ms-lease-state": "available",
+                    "x-ms-has-immutability-policy": "false",
+                    "x-ms-has-legal-hold": "false",
+                },
+            )
     return error(400, "FakeNotImplemented", f"the fake Blob service has no {method} on containers")
 
 
@@ -309,7 +322,9 @@ def get_blob(world: BlobWorld, container: Container, request: BlobRequest) -> Bl
     start = int(match.group(1))
     end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
     if start >= size:
-        return error(416, "InvalidRange", "The range specified is invalid for the current size of the resource.", {"Content-Range": f"bytes */{size}"})
+        return error(
+            416, "InvalidRange", "The range specified is invalid for the current size of the resource.", {"Content-Range": f"bytes */{size}"}
+        )
     piece = memoryview(blob.data)[start : end + 1]
     headers.pop("Content-MD5", None)
     if blob.given_md5:

@@ -146,7 +146,7 @@ class FakeBlobService(ServedFake):
         request = BlobRequest(method, account, container, blob, query, headers, body, account_url)
         try:
             response = handle(self.world, request)
-        except Exception as exc:  # noqa: BLE001 (a bug in the fake: say so, and let the test fail on it)
+        except Exception as exc:
             self.bugs.append("".join(traceback.format_exception(exc)))
             response = error(500, "InternalError", f"fake Blob service bug: {type(exc).__name__}: {exc}")
         call.status = response.status

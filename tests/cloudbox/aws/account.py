@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 ACCOUNT = "123456789012"  # moto's default account
 ADMIN_USER = "cloudbox-admin"

@@ -10,8 +10,9 @@ Every request also carries `aws:RequestedRegion`, `aws:SecureTransport` and the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from tests.cloudbox.aws.iam_policy import AuthzRequest, ContextValue
 
@@ -133,7 +134,9 @@ def ec2_requests(action: str, params: Mapping[str, Any], region: str, caller: Ca
     return [AuthzRequest(f"ec2:{action}", "*", base)]
 
 
-def _run_instances(params: Mapping[str, Any], region: str, account: str, base: Mapping[str, ContextValue], view: Ec2State, arn: Any) -> list[AuthzRequest]:
+def _run_instances(
+    params: Mapping[str, Any], region: str, account: str, base: Mapping[str, ContextValue], view: Ec2State, arn: Any
+) -> list[AuthzRequest]:
     requested: dict[str, dict[str, str]] = {}
     for spec in params.get("TagSpecifications", []) or []:
         requested.setdefault(spec["ResourceType"], {}).update(_tag_list(spec.get("Tags")))
@@ -141,9 +144,7 @@ def _run_instances(params: Mapping[str, Any], region: str, account: str, base: M
     created = ["instance", "volume", "network-interface"]
     if (params.get("InstanceMarketOptions") or {}).get("MarketType") == "spot":
         created.append("spot-instances-request")
-    out = [
-        AuthzRequest("ec2:RunInstances", arn(kind, "*"), {**launch, **_request_tags(requested.get(kind, {}))}) for kind in created
-    ]
+    out = [AuthzRequest("ec2:RunInstances", arn(kind, "*"), {**launch, **_request_tags(requested.get(kind, {}))}) for kind in created]
     # Tags given at launch are authorized as CreateTags with ec2:CreateAction=RunInstances.
     for kind, tags in requested.items():
         context = {**base, **_request_tags(tags), "ec2:CreateAction": "RunInstances"}

@@ -153,4 +153,3 @@ def install(trail: Trail) -> None:
     _trail = trail
     ActionAuthenticatorMixin._authenticate_and_authorize_action = _authorize  # type: ignore[method-assign]
     FakeBucket.get_permission = _bucket_permission
-

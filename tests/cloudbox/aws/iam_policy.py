@@ -23,10 +23,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 ContextValue = str | Sequence[str]
 
@@ -168,11 +169,7 @@ def _condition_holds(operator: str, key: str, expected: Any, request: AuthzReque
 
 
 def _conditions_hold(conditions: Mapping[str, Mapping[str, Any]], request: AuthzRequest) -> bool:
-    return all(
-        _condition_holds(operator, key, expected, request)
-        for operator, block in conditions.items()
-        for key, expected in block.items()
-    )
+    return all(_condition_holds(operator, key, expected, request) for operator, block in conditions.items() for key, expected in block.items())
 
 
 # ----------------------------------------------------------------------------- statements

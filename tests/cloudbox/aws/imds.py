@@ -17,8 +17,9 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from tests.cloudbox.aws import account
 
@@ -69,7 +70,11 @@ class MetadataService:
             "placement/region": lambda: region,
         }
         if path in ("/latest/meta-data", meta):
-            return 200, "text/plain", "\n".join(["ami-id", "hostname", "iam/", "instance-id", "instance-type", "local-hostname", "local-ipv4", "placement/", "spot/"])
+            return (
+                200,
+                "text/plain",
+                "\n".join(["ami-id", "hostname", "iam/", "instance-id", "instance-type", "local-hostname", "local-ipv4", "placement/", "spot/"]),
+            )
         if path == "/latest/dynamic/instance-identity/document":
             document = {
                 "accountId": account.ACCOUNT,
@@ -99,7 +104,12 @@ class MetadataService:
         if role is None:
             return 404, "text/plain", "Not Found"
         if key == "iam/info":
-            info = {"Code": "Success", "LastUpdated": _iso(datetime.datetime.now(datetime.timezone.utc)), "InstanceProfileArn": profile.arn, "InstanceProfileId": profile.id}
+            info = {
+                "Code": "Success",
+                "LastUpdated": _iso(datetime.datetime.now(datetime.timezone.utc)),
+                "InstanceProfileArn": profile.arn,
+                "InstanceProfileId": profile.id,
+            }
             return 200, "application/json", json.dumps(info)
         if key == "iam/security-credentials":
             return 200, "text/plain", role.name
@@ -138,7 +148,7 @@ def _handler(service: MetadataService) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_PUT(self) -> None:
             if self.path.rstrip("/") != "/latest/api/token":
                 return self._send(404, "Not Found")
             if self.headers.get("X-Forwarded-For"):  # EC2 refuses tokens through proxies
@@ -151,7 +161,7 @@ def _handler(service: MetadataService) -> type[BaseHTTPRequestHandler]:
                 return self._send(400, "Bad Request")
             self._send(200, service.issue_token(self.client_address[0], ttl))
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             found = account.instance_at(self.client_address[0])
             if found is None:
                 return self._send(404, "Not Found")

@@ -36,6 +36,8 @@ def _spec(image_env: dict[str, str], faults: Faults, region: str, instance: Any)
 
 def instances(image_env: dict[str, str], faults: Faults) -> list[Instance]:
     return [
-        Instance(instance.id, instance.private_ip, _STATES.get(instance.state, "pending"), functools.partial(_spec, image_env, faults, region, instance))
+        Instance(
+            instance.id, instance.private_ip, _STATES.get(instance.state, "pending"), functools.partial(_spec, image_env, faults, region, instance)
+        )
         for region, instance in account.instances()
     ]

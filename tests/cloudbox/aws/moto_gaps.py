@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # An AMI moto serves in every region (Canonical's Ubuntu 16.04 HVM); the aliases resolve to it.
 SEED_AMI = "ami-785db401"

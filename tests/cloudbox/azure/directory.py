@@ -101,16 +101,19 @@ class Directory:
         path = urllib.parse.urlsplit(request.path).path.rstrip("/")
         base = f"{self.endpoint}{PREFIX}"
         if request.method == "GET" and path == f"{PREFIX}/.well-known/openid-configuration":
-            return _json(200, {
-                "issuer": base,
-                "authorization_endpoint": f"{base}/oauth2/authorize/",
-                "token_endpoint": f"{base}/oauth2/token/",
-                "jwks_uri": f"{base}/discovery/keys",
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt"],
-                "grant_types_supported": ["client_credentials"],
-                "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
-                "scopes_supported": ["openid", "profile", "email"],
-            }), None
+            return _json(
+                200,
+                {
+                    "issuer": base,
+                    "authorization_endpoint": f"{base}/oauth2/authorize/",
+                    "token_endpoint": f"{base}/oauth2/token/",
+                    "jwks_uri": f"{base}/discovery/keys",
+                    "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt"],
+                    "grant_types_supported": ["client_credentials"],
+                    "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
+                    "scopes_supported": ["openid", "profile", "email"],
+                },
+            ), None
         if request.method == "POST" and path == f"{PREFIX}/oauth2/token":
             return self._token(request)
         return _oauth_error(404, "not_found", f"AD FS has no {request.method} {path}"), None
@@ -118,16 +121,26 @@ class Directory:
     def _token(self, request: HttpRequest) -> tuple[HttpReply, str | None]:
         form = {k: v[0] for k, v in urllib.parse.parse_qs(request.body.decode(errors="replace")).items()}
         if form.get("grant_type") != "client_credentials":
-            return _oauth_error(400, "unsupported_grant_type", f"MSIS9611: The authorization server does not support the requested 'grant_type' {form.get('grant_type')!r}."), None
+            return _oauth_error(
+                400,
+                "unsupported_grant_type",
+                f"MSIS9611: The authorization server does not support the requested 'grant_type' {form.get('grant_type')!r}.",
+            ), None
         with self._lock:
             app = self.applications.get(form.get("client_id", ""))
         if app is None:
             return _oauth_error(400, "invalid_client", f"MSIS9607: The 'client_id' {form.get('client_id')!r} is not registered."), None
         if not secrets.compare_digest(form.get("client_secret", ""), app.secret):
-            return _oauth_error(401, "invalid_client", "MSIS9622: Client authentication failed. Please verify the credential provided for client authentication is valid."), None
+            return _oauth_error(
+                401,
+                "invalid_client",
+                "MSIS9622: Client authentication failed. Please verify the credential provided for client authentication is valid.",
+            ), None
         scopes = [s for s in form.get("scope", "").split() if s not in _RESERVED_SCOPES]
         resource = scopes[0] if scopes else form.get("resource", "")
         if not resource:
             return _oauth_error(400, "invalid_scope", "MSIS9602: The 'scope' parameter names no resource."), None
         token = self.issue(app.object_id, resource)
-        return _json(200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME_S, "resource": audience_of(resource)}), app.object_id
+        return _json(
+            200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME_S, "resource": audience_of(resource)}
+        ), app.object_id

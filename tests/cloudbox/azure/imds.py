@@ -114,7 +114,13 @@ class AzureImds:
         if request.headers.get("metadata", "").lower() != "true":
             return _json(400, {"error": "Bad request. Required metadata header not specified"}), None
         if "api-version" not in query:
-            return _json(400, {"error": "Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds", "newest-versions": ["2023-07-01"]}), None
+            return _json(
+                400,
+                {
+                    "error": "Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds",
+                    "newest-versions": ["2023-07-01"],
+                },
+            ), None
         if path == EVENTS_PATH:
             return self._events(request, vm), None
         if path == INSTANCE_PATH or path.startswith(INSTANCE_PATH + "/"):
@@ -157,7 +163,11 @@ class AzureImds:
                 "evictionPolicy": props.get("evictionPolicy", ""),
                 "location": vm.get("location", ""),
                 "name": vm["name"],
-                "osProfile": {"adminUsername": os_profile.get("adminUsername", ""), "computerName": os_profile.get("computerName", vm["name"]), "disablePasswordAuthentication": "true"},
+                "osProfile": {
+                    "adminUsername": os_profile.get("adminUsername", ""),
+                    "computerName": os_profile.get("computerName", vm["name"]),
+                    "disablePasswordAuthentication": "true",
+                },
                 "osType": "Linux",
                 "priority": props.get("priority", "") if props.get("priority") != "Regular" else "",
                 "provider": "Microsoft.Compute",

@@ -108,7 +108,10 @@ def main(argv: list[str] | None = None) -> None:
                     "priority": vm["properties"].get("priority", "Regular"),
                     "vm_size": (vm["properties"].get("hardwareProfile") or {}).get("vmSize", ""),
                     "placement_group": ((vm["properties"].get("proximityPlacementGroup") or {}).get("id") or "").rsplit("/", 1)[-1],
-                    "accelerated_networking": [bool((store.get(n["id"]) or {}).get("properties", {}).get("enableAcceleratedNetworking")) for n in vm["properties"].get("networkProfile", {}).get("networkInterfaces", [])],
+                    "accelerated_networking": [
+                        bool((store.get(n["id"]) or {}).get("properties", {}).get("enableAcceleratedNetworking"))
+                        for n in vm["properties"].get("networkProfile", {}).get("networkInterfaces", [])
+                    ],
                 }
                 for vm in store.of_type(machines.VM_TYPE)
             }
@@ -128,7 +131,14 @@ def main(argv: list[str] | None = None) -> None:
             }
         with world.lock:
             blobs = {f"{a}/{c}": sorted(container.blobs) for a, containers in world.accounts.items() for c, container in containers.items()}
-        return {"virtual_machines": vms_json, "resources": resources, "role_assignments": assignments, "role_definitions": role_definitions, "identities": identities, "blobs": blobs}
+        return {
+            "virtual_machines": vms_json,
+            "resources": resources,
+            "role_assignments": assignments,
+            "role_definitions": role_definitions,
+            "identities": identities,
+            "blobs": blobs,
+        }
 
     serving.run_box(
         state,

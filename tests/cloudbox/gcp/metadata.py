@@ -82,7 +82,9 @@ class MetadataServer:
         if not parsed.path.startswith(PREFIX):
             return _not_found()
         if request.headers.get("metadata-flavor", "") != "Google" or "x-forwarded-for" in request.headers:
-            return _text(403, "Missing required header: Metadata-Flavor\n" if "x-forwarded-for" not in request.headers else "Forbidden\n", "text/html")
+            return _text(
+                403, "Missing required header: Metadata-Flavor\n" if "x-forwarded-for" not in request.headers else "Forbidden\n", "text/html"
+            )
         found = self._instance(request.client)
         if found is None:
             return _not_found()  # not one of the box's running VMs
@@ -147,4 +149,3 @@ class MetadataServer:
             if leaf == "":
                 return _text(200, "aliases\nemail\nidentity\nscopes\ntoken\n")
         return _not_found()
-

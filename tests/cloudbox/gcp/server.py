@@ -66,7 +66,9 @@ def instances(fake: FakeGcp, image_env: dict[str, str], faults: Faults) -> list[
     with fake._lock:
         found = [json.loads(json.dumps(i)) for i in fake.world.instances.values()]
     return [
-        Instance(i["id"], i["networkInterfaces"][0]["networkIP"], _STATES.get(i.get("status", ""), GONE), functools.partial(_spec, image_env, faults, i))
+        Instance(
+            i["id"], i["networkInterfaces"][0]["networkIP"], _STATES.get(i.get("status", ""), GONE), functools.partial(_spec, image_env, faults, i)
+        )
         for i in found
     ]
 
@@ -163,8 +165,12 @@ def main(argv: list[str] | None = None) -> None:
                 "service_accounts": sorted(w.service_accounts),
                 "project_members": sorted({m for p in w.project_policies.values() for b in p.get("bindings", []) for m in b.get("members", [])}),
                 "buckets": sorted(w.buckets),
-                "bucket_members": {name: sorted({m for b in p.get("bindings", []) for m in b.get("members", [])}) for name, p in w.bucket_policies.items()},
-                "objects": {b: sorted(n for n, gens in objs.items() if any(w.object_data[(b, n, g)].live for g in gens)) for b, objs in w.objects.items()},
+                "bucket_members": {
+                    name: sorted({m for b in p.get("bindings", []) for m in b.get("members", [])}) for name, p in w.bucket_policies.items()
+                },
+                "objects": {
+                    b: sorted(n for n, gens in objs.items() if any(w.object_data[(b, n, g)].live for g in gens)) for b, objs in w.objects.items()
+                },
             }
 
     serving.run_box(

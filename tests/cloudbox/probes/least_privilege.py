@@ -60,7 +60,9 @@ def gcp_attempts(bucket: str, prefix: str, found: dict[str, Any]) -> None:
 
     # A private endpoint where the image names one (the box); Google's otherwise.
     endpoint = os.environ.get("RLCLOUD_GCE_ENDPOINT")
-    instances = compute_v1.InstancesClient(credentials=credentials, client_options=ClientOptions(api_endpoint=endpoint) if endpoint else None, transport="rest")
+    instances = compute_v1.InstancesClient(
+        credentials=credentials, client_options=ClientOptions(api_endpoint=endpoint) if endpoint else None, transport="rest"
+    )
     zone = os.environ.get("RLCLOUD_PROBE_ZONE", "us-central1-a")
     attempt("compute_list_instances", lambda: list(instances.list(project=project, zone=zone)))
     attempt("compute_delete", lambda: instances.delete(project=project, zone=zone, instance="not-the-clusters"))
@@ -76,6 +78,7 @@ def _azure_code(exc: Any) -> str:
     """`403 AuthorizationFailed`: Blob's code (error_code), else Resource Manager's (error.code)."""
     code = getattr(exc, "error_code", None) or getattr(getattr(exc, "error", None), "code", None) or exc.reason
     return f"{exc.status_code} {code}"
+
 
 def azure_attempts(account: str, rest: str, found: dict[str, Any]) -> None:
     """Azure: the VM's managed identity (AZURE_CLIENT_ID picks it, as the node's `ray start`
@@ -98,7 +101,9 @@ def azure_attempts(account: str, rest: str, found: dict[str, Any]) -> None:
 
     # A private endpoint where the image names one (the box); Azure's otherwise.
     endpoint = os.environ.get("RLCLOUD_AZURE_ENDPOINT", "https://management.azure.com").rstrip("/")
-    vms = ComputeManagementClient(credential, compute["subscriptionId"], base_url=endpoint, credential_scopes=[f"{endpoint}/.default"]).virtual_machines
+    vms = ComputeManagementClient(
+        credential, compute["subscriptionId"], base_url=endpoint, credential_scopes=[f"{endpoint}/.default"]
+    ).virtual_machines
     group = compute["resourceGroupName"]
     attempt("compute_list_vms", lambda: list(vms.list(group)))
     attempt("compute_delete", lambda: vms.begin_delete(group, "not-the-clusters").result())

@@ -64,7 +64,15 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     "roles/storage.objectUser": _OBJECT_ALL,
     "roles/storage.objectAdmin": _OBJECT_ALL,
     "roles/storage.admin": {"storage.*"},
-    "roles/storage.legacyBucketOwner": {"storage.buckets.get", "storage.buckets.update", "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy", "storage.objects.list", "storage.objects.create", "storage.objects.delete"},
+    "roles/storage.legacyBucketOwner": {
+        "storage.buckets.get",
+        "storage.buckets.update",
+        "storage.buckets.getIamPolicy",
+        "storage.buckets.setIamPolicy",
+        "storage.objects.list",
+        "storage.objects.create",
+        "storage.objects.delete",
+    },
     "roles/storage.legacyBucketWriter": {"storage.buckets.get", "storage.objects.list", "storage.objects.create", "storage.objects.delete"},
     "roles/storage.legacyBucketReader": {"storage.buckets.get", "storage.objects.list"},
     "roles/storage.legacyObjectReader": {"storage.objects.get"},
@@ -212,7 +220,13 @@ def authorize_compute(world: World, request: Request) -> Reply | None:
         for account in (request.body or {}).get("serviceAccounts", []):
             email = account.get("email", "")
             if not holds(world, member, "iam.serviceAccounts.actAs", account=email):
-                return answer(rest_error(403, f"The user does not have access to service account '{email}'.  User: '{member.split(':', 1)[-1]}'.  Ask a project owner to grant you the iam.serviceAccountUser role on the service account", "forbidden"))
+                return answer(
+                    rest_error(
+                        403,
+                        f"The user does not have access to service account '{email}'.  User: '{member.split(':', 1)[-1]}'.  Ask a project owner to grant you the iam.serviceAccountUser role on the service account",
+                        "forbidden",
+                    )
+                )
     return None
 
 
@@ -226,11 +240,24 @@ def authorize_bucket(world: World, request: Request, permission: str, bucket: st
     if holds(world, member, permission, bucket=bucket if bucket in world.buckets else None, resource_name=f"projects/_/buckets/{bucket}"):
         return None
     principal = member.split(":", 1)[-1]
-    return answer(rest_error(403, f"{principal} does not have {permission} access to the Google Cloud Storage bucket. Permission '{permission}' denied on resource (or it may not exist).", "forbidden"))
+    return answer(
+        rest_error(
+            403,
+            f"{principal} does not have {permission} access to the Google Cloud Storage bucket. Permission '{permission}' denied on resource (or it may not exist).",
+            "forbidden",
+        )
+    )
 
 
 _BUCKET_RE = re.compile(r"^/storage/v1/b(?:/(?P<bucket>[^/]+)(?P<iam>/iam)?)?$")
-_BUCKET_ACTION = {("POST", False): "create", ("GET", False): "get", ("DELETE", False): "delete", ("PATCH", False): "update", ("GET", True): "getIamPolicy", ("PUT", True): "setIamPolicy"}
+_BUCKET_ACTION = {
+    ("POST", False): "create",
+    ("GET", False): "get",
+    ("DELETE", False): "delete",
+    ("PATCH", False): "update",
+    ("GET", True): "getIamPolicy",
+    ("PUT", True): "setIamPolicy",
+}
 
 
 def gate(world: World, request: Request) -> Reply | None:

@@ -72,7 +72,12 @@ def get_network(world: World, request: Request) -> Response:
     project, name = request.params["project"], request.params["name"]
     if (project, name) not in world.networks:
         return not_found(f"projects/{project}/global/networks/{name}")
-    return 200, {"kind": "compute#network", "name": name, "selfLink": f"{API}/projects/{project}/global/networks/{name}", "autoCreateSubnetworks": name == "default"}
+    return 200, {
+        "kind": "compute#network",
+        "name": name,
+        "selfLink": f"{API}/projects/{project}/global/networks/{name}",
+        "autoCreateSubnetworks": name == "default",
+    }
 
 
 @route("GET", r"/regions/(?P<region>[^/]+)/subnetworks/(?P<name>[^/]+)")
@@ -192,7 +197,9 @@ def _policy_path(project: str, region: str, name: str) -> str:
 @route("GET", r"/regions/(?P<region>[^/]+)/resourcePolicies")
 def list_resource_policies(world: World, request: Request) -> Response:
     project, region = request.params["project"], request.params["region"]
-    return _list(request, "compute#resourcePolicyList", [v for (p, r, _), v in sorted(world.resource_policies.items()) if (p, r) == (project, region)])
+    return _list(
+        request, "compute#resourcePolicyList", [v for (p, r, _), v in sorted(world.resource_policies.items()) if (p, r) == (project, region)]
+    )
 
 
 @route("GET", r"/regions/(?P<region>[^/]+)/resourcePolicies/(?P<name>[^/]+)")

@@ -41,7 +41,9 @@ class OperationFailure:
 
 def rest_error(status: int, message: str, reason: str, name: str = "", domain: str = "global") -> HttpFailure:
     """Compute Engine / Cloud Storage style."""
-    return HttpFailure(status, {"error": {"code": status, "message": message, "errors": [{"message": message, "domain": domain, "reason": reason}]}}, name or reason)
+    return HttpFailure(
+        status, {"error": {"code": status, "message": message, "errors": [{"message": message, "domain": domain, "reason": reason}]}}, name or reason
+    )
 
 
 def rpc_error(status: int, message: str, rpc_status: str, reason: str | None = None, name: str = "") -> HttpFailure:
@@ -54,6 +56,7 @@ def rpc_error(status: int, message: str, rpc_status: str, reason: str | None = N
 
 # --- failures tests inject -----------------------------------------------------------------
 
+
 def quota_exceeded(metric: str = "FIREWALLS", limit: float = 200.0) -> HttpFailure:
     return rest_error(403, f"Quota '{metric}' exceeded.  Limit: {limit} globally.", "quotaExceeded", "quota", domain="usageLimits")
 
@@ -63,17 +66,16 @@ def rate_limit_exceeded() -> HttpFailure:
 
 
 def unauthenticated() -> HttpFailure:
-    message = (
-        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
-        "valid authentication credential."
-    )
+    message = "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential."
     failure = rest_error(401, message, "authError", "unauthenticated")
     failure.body["error"]["status"] = "UNAUTHENTICATED"
     return failure
 
 
 def permission_denied(permission: str = "compute.firewalls.create") -> HttpFailure:
-    return rpc_error(403, f"Permission '{permission}' denied on resource (or it may not exist).", "PERMISSION_DENIED", "IAM_PERMISSION_DENIED", "permission-denied")
+    return rpc_error(
+        403, f"Permission '{permission}' denied on resource (or it may not exist).", "PERMISSION_DENIED", "IAM_PERMISSION_DENIED", "permission-denied"
+    )
 
 
 def zone_resource_pool_exhausted(zone: str = "us-central1-a") -> OperationFailure:
@@ -96,4 +98,11 @@ def regional_quota_exceeded(metric: str = "NVIDIA_H100_GPUS", region: str = "us-
     )
 
 
-INJECTABLE = [quota_exceeded(), rate_limit_exceeded(), unauthenticated(), permission_denied(), zone_resource_pool_exhausted(), regional_quota_exceeded()]
+INJECTABLE = [
+    quota_exceeded(),
+    rate_limit_exceeded(),
+    unauthenticated(),
+    permission_denied(),
+    zone_resource_pool_exhausted(),
+    regional_quota_exceeded(),
+]

@@ -11,7 +11,8 @@ OR, NOT and parentheses. Bare adjacent expressions are ANDed, as the API does.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Predicate = Callable[[dict[str, Any]], bool]
 

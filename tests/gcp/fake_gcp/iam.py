@@ -28,7 +28,9 @@ def _set_policy(world: World, current: dict[str, Any], body: Any) -> tuple[dict[
     """Validate a setIamPolicy body against the stored policy; (new policy, None) or (None, error)."""
     policy = copy.deepcopy((body or {}).get("policy", {}))
     if policy.get("etag") and policy["etag"] != current.get("etag"):
-        return None, _error(409, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.", "ABORTED")
+        return None, _error(
+            409, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.", "ABORTED"
+        )
     missing = world.unknown_accounts(policy)
     if missing:
         return None, _error(400, f"Service account {missing[0]} does not exist.", "INVALID_ARGUMENT")

@@ -22,6 +22,7 @@ from tests.gcp.fake_gcp.world import Reply, Request, World
 
 ROUTES, route = router("")
 
+
 def service_account_key(world: World, email: str, token_uri: str) -> dict[str, str]:
     """A JSON key file's contents for an existing service account; its tokens come from `token_uri`."""
     from cryptography.hazmat.primitives import serialization

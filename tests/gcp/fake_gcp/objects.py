@@ -299,7 +299,7 @@ def upload(world: World, request: Request) -> Reply:
     if kind != "resumable":
         expected = metadata.get("crc32c")
         if expected and expected != crc32c(data):
-            return _error(400, f"Provided CRC32C \"{expected}\" doesn't match calculated CRC32C.", "invalid")
+            return _error(400, f'Provided CRC32C "{expected}" doesn\'t match calculated CRC32C.', "invalid")
         generation = put_object(world, bucket, name, data, content_type)
         return 200, resource(world, request, bucket, name, generation)
     upload_id = uuid.uuid4().hex

@@ -54,7 +54,15 @@ class Call:
 
     def record(self) -> dict[str, Any]:
         """What the cloud box's trail shows of a call."""
-        return {"time": self.time, "member": self.member, "source": self.source, "method": self.method, "path": self.path, "status": self.status, "size": self.size}
+        return {
+            "time": self.time,
+            "member": self.member,
+            "source": self.source,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "size": self.size,
+        }
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} -> {self.status}"
@@ -75,7 +83,15 @@ class FakeGcp(ServedFake):
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _http: HttpFake | None = None
     routes: list[tuple[str, re.Pattern[str], Handler]] = field(
-        default_factory=lambda: [*compute.ROUTES, *iam.ROUTES, *storage.ROUTES, *objects.ROUTES, *objects.UPLOAD_ROUTES, *objects.DOWNLOAD_ROUTES, *oauth.ROUTES]
+        default_factory=lambda: [
+            *compute.ROUTES,
+            *iam.ROUTES,
+            *storage.ROUTES,
+            *objects.ROUTES,
+            *objects.UPLOAD_ROUTES,
+            *objects.DOWNLOAD_ROUTES,
+            *oauth.ROUTES,
+        ]
     )
     host: str = "127.0.0.1"
     port: int = 0
@@ -126,7 +142,9 @@ class FakeGcp(ServedFake):
         return len(self.calls)
 
     # ------------------------------------------------------------------ dispatch
-    def handle(self, method: str, raw_path: str, raw_body: bytes, headers: dict[str, str] | None = None, base_url: str = "", source: str = "") -> Reply:
+    def handle(
+        self, method: str, raw_path: str, raw_body: bytes, headers: dict[str, str] | None = None, base_url: str = "", source: str = ""
+    ) -> Reply:
         """Answer one request; `headers` with lowercased names, `base_url` what the caller reached."""
         headers = headers or {}
         parsed = urllib.parse.urlsplit(raw_path)
@@ -138,11 +156,13 @@ class FakeGcp(ServedFake):
             token = headers.get("authorization", "").removeprefix("Bearer ").strip()
             member = (access.member_of(self.world, token) or "?") if token else ""
             recorded = {k: v for k, v in headers.items() if k in RECORDED_HEADERS}
-            call = Call(method, parsed.path, query, body, mutating, headers=recorded, size=len(raw_body), member=member, source=source, time=time.time())
+            call = Call(
+                method, parsed.path, query, body, mutating, headers=recorded, size=len(raw_body), member=member, source=source, time=time.time()
+            )
             self.calls.append(call)
             try:
                 reply = self._dispatch(request, mutating)
-            except Exception as exc:  # noqa: BLE001 (a bug in the fake: say so instead of dropping the connection)
+            except Exception as exc:
                 reply = 500, {"error": {"code": 500, "message": f"fake GCP bug: {type(exc).__name__}: {exc}", "status": "INTERNAL"}}
             call.status = reply.status if isinstance(reply, Media) else reply[0]
             return reply

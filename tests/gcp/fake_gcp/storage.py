@@ -45,7 +45,11 @@ def add_bucket(world: World, name: str, *, uniform_access: bool = True, labels: 
         "metageneration": "1",
         "etag": "CAE=",
     }
-    world.bucket_policies[name] = {"version": 1, "etag": "CAE=", "bindings": [{"role": "roles/storage.legacyBucketOwner", "members": ["projectOwner:my-rl-project"]}]}
+    world.bucket_policies[name] = {
+        "version": 1,
+        "etag": "CAE=",
+        "bindings": [{"role": "roles/storage.legacyBucketOwner", "members": ["projectOwner:my-rl-project"]}],
+    }
     return world.buckets[name]
 
 
@@ -69,7 +73,12 @@ def create_bucket(world: World, request: Request) -> Response:
         return _error(400, f"Invalid bucket name: '{name}'", "invalid")
     if name in world.buckets:
         return _error(409, "Your previous request to create the named bucket succeeded and you already own it.", "conflict")
-    bucket = add_bucket(world, name, uniform_access=body.get("iamConfiguration", {}).get("uniformBucketLevelAccess", {}).get("enabled", False), labels=body.get("labels"))
+    bucket = add_bucket(
+        world,
+        name,
+        uniform_access=body.get("iamConfiguration", {}).get("uniformBucketLevelAccess", {}).get("enabled", False),
+        labels=body.get("labels"),
+    )
     bucket["location"] = body.get("location", "US").upper()
     bucket["iamConfiguration"]["publicAccessPrevention"] = body.get("iamConfiguration", {}).get("publicAccessPrevention", "inherited")
     bucket["versioning"] = {"enabled": bool(body.get("versioning", {}).get("enabled"))}

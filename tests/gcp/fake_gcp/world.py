@@ -155,7 +155,9 @@ class World:
             "guestOsFeatures": [{"type": f} for f in features],
         }
 
-    def add_instance(self, name: str, labels: dict[str, str], *, status: str = "RUNNING", project: str = "my-rl-project", zone: str = "us-central1-a") -> dict[str, Any]:
+    def add_instance(
+        self, name: str, labels: dict[str, str], *, status: str = "RUNNING", project: str = "my-rl-project", zone: str = "us-central1-a"
+    ) -> dict[str, Any]:
         """A VM that exists without rlcloud's or Ray's help (e.g. one that lost its labels)."""
         number = self.next_id()
         self.instances[(project, zone, name)] = {
@@ -167,7 +169,9 @@ class World:
             "labelFingerprint": etag(labels),
             "zone": f"{API}/projects/{project}/zones/{zone}",
             "selfLink": f"{API}/projects/{project}/zones/{zone}/instances/{name}",
-            "networkInterfaces": [{"networkIP": f"10.128.0.{number % 250 + 2}", "accessConfigs": [{"natIP": f"34.1.{number // 250 % 250}.{number % 250 + 2}"}]}],
+            "networkInterfaces": [
+                {"networkIP": f"10.128.0.{number % 250 + 2}", "accessConfigs": [{"natIP": f"34.1.{number // 250 % 250}.{number % 250 + 2}"}]}
+            ],
         }
         return self.instances[(project, zone, name)]
 
@@ -228,7 +232,18 @@ class World:
     def snapshot(self) -> dict[str, Any]:
         """Everything rlcloud could have created, minus ids / etags / timestamps, to compare
         two worlds (e.g. after a clean `up` and after a failed one that was re-run)."""
-        volatile = {"id", "etag", "creationTimestamp", "uniqueId", "oauth2ClientId", "labelFingerprint", "selfLink", "metageneration", "timeCreated", "updated"}
+        volatile = {
+            "id",
+            "etag",
+            "creationTimestamp",
+            "uniqueId",
+            "oauth2ClientId",
+            "labelFingerprint",
+            "selfLink",
+            "metageneration",
+            "timeCreated",
+            "updated",
+        }
 
         def clean(value: Any) -> Any:
             if isinstance(value, dict):
@@ -249,4 +264,3 @@ class World:
                 "bucket_policies": self.bucket_policies,
             }
         )
-
