@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from provisioner.storage_uri import parse_uri
+from rlcloud_contract.storage_uri import parse_uri
 
 PlacementStrategy = Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]
 LearnerMode = Literal["single", "ddp", "fsdp"]
@@ -172,7 +172,7 @@ class RayRuntimeConfig(RuntimeModel):
         str | None,
         Field(
             description="Where checkpoints go: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://account/container/prefix` "
-            "or `file:///abs/path` (the schemes of provisioner/storage_uri.py); run R keeps its own under "
+            "or `file:///abs/path` (the schemes of rlcloud_contract/storage_uri.py); run R keeps its own under "
             "<checkpoint_uri>/R, so runs sharing a cluster's URI never mix and resubmitting R resumes it. Default: "
             "$RLCLOUD_CHECKPOINT_URI (set by `rlcloud submit`); unset means no checkpoints and no resume."
         ),

@@ -3,8 +3,8 @@ file, the environment (`RLCLOUD_CHECKPOINT_URI`, which `rlcloud submit` sets), d
 
 Errors name where the bad value came from: `job.yaml:12: task.group_size: ...`,
 `--set max_steps=abc: max_steps: ...` or `$RLCLOUD_CHECKPOINT_URI: checkpoint_uri: ...`.
-The YAML reader and pydantic-error wording are the provisioner's, so a job config fails the
-way a cluster spec does.
+The YAML reader and pydantic-error wording are the ones cluster specs use (rlcloud_contract),
+so a job config fails the way a cluster spec does.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from provisioner.errors import SpecError
-from provisioner.spec.load import issues_from_validation
-from provisioner.spec.yaml_source import YamlDocument, read_yaml_file
+from rlcloud_contract.env import CHECKPOINT_URI_ENV
+from rlcloud_contract.errors import SpecError
+from rlcloud_contract.validation import issues_from_validation
+from rlcloud_contract.yaml_source import YamlDocument, read_yaml_file
 from runtime.config import RayRuntimeConfig
 from runtime.errors import ConfigError
 
-#: config field -> environment variable that supplies its default
-ENV_DEFAULTS = {"checkpoint_uri": "RLCLOUD_CHECKPOINT_URI"}
+#: config field -> environment variable that supplies its default (set by `rlcloud submit`)
+ENV_DEFAULTS = {"checkpoint_uri": CHECKPOINT_URI_ENV}
 
 
 def parse_override(item: str) -> tuple[tuple[str, ...], Any]:

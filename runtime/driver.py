@@ -166,7 +166,7 @@ class RayRuntime:
         return state_from_files(self._final_files)
 
     def save_state(self, uri: str) -> CheckpointRef:
-        """Write the learner's final state as a complete checkpoint under `uri` (any scheme of provisioner/storage_uri.py)."""
+        """Write the learner's final state as a complete checkpoint under `uri` (any scheme of rlcloud_contract/storage_uri.py)."""
         state = self.get_state()
         store = CheckpointStore(uri, part_mb=self.config.checkpoint_part_mb, threads=self.config.checkpoint_threads)
         ref, _ = store.save(state.step, state_to_files(state), meta={"run_name": self.config.run_name, "saved_by": "save_state"})

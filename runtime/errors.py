@@ -1,12 +1,13 @@
 """Errors the runtime raises for a person to read: each says what went wrong and what to do.
 
-They subclass the provisioner's `RlcloudError`, so `rlcloud` and `python -m runtime.train`
-map them to the same exit codes (2: bad input, 1: everything else) and print no traceback.
+They subclass the shared `RlcloudError` (rlcloud_contract/errors.py), so `rlcloud` and
+`python -m runtime.train` map them to the same exit codes (2: bad input, 1: everything else)
+and print no traceback.
 """
 
 from __future__ import annotations
 
-from provisioner.errors import CloudError, RlcloudError, UsageError
+from rlcloud_contract.errors import CloudError, RlcloudError, UsageError
 
 
 class ConfigError(UsageError):

@@ -16,7 +16,7 @@ from provisioner.backends.base import DownResult, UpResult
 from provisioner.cluster.dashboard import DashboardEndpoint
 from provisioner.cluster.readiness import wait_until_ready
 from provisioner.cluster.status import ClusterStatus, build_status
-from provisioner.compile import CompileContext, LocalRefs, compile_cluster
+from provisioner.compile import CompileContext, compile_cluster
 from provisioner.errors import ClusterError, UsageError
 from provisioner.local.head import (
     allocate_runtime,
@@ -27,6 +27,7 @@ from provisioner.local.head import (
 from provisioner.local.processes import find_cluster_processes, stop_cluster_processes
 from provisioner.plan import Plan
 from provisioner.progress import Progress
+from provisioner.refs import LocalRefs
 from provisioner.spec.models import ClusterSpecBase
 from provisioner.spec.resolve import HEAD_RAY_NAME, resolve_nodes
 from provisioner.state import ClusterState, LocalRuntime, load_state, save_state

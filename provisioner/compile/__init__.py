@@ -9,18 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from provisioner.compile.aws import AwsRefs
-from provisioner.compile.azure import AzureRefs
-from provisioner.compile.context import CompileContext, LocalRefs, is_pending, pending
-from provisioner.compile.gcp import GcpRefs
+from provisioner.compile.context import CompileContext, is_pending, pending
 from provisioner.spec.models import ClusterSpecBase
 
 __all__ = [
-    "AwsRefs",
-    "AzureRefs",
     "CompileContext",
-    "GcpRefs",
-    "LocalRefs",
     "compile_cluster",
     "find_pending",
     "is_pending",

@@ -14,36 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from provisioner import naming
 from provisioner.compile.common import base_config, node_type_entry
 from provisioner.compile.context import CompileContext, pending
 from provisioner.images import AWS_DEFAULT_IMAGE
+from provisioner.refs import AwsRefs
 from provisioner.spec.models import AwsClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
-
-
-class AwsRefs(BaseModel):
-    """AWS ids known only after provisioning."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    security_group_id: str | None = None
-    subnet_id: str | None = None
-    instance_profile: str | None = Field(
-        default=None, description="Instance profile ARN (or name) of the workers; of the head too unless head_instance_profile is set."
-    )
-    head_instance_profile: str | None = Field(
-        default=None, description="Instance profile ARN of the head (the only node allowed to launch and terminate instances)."
-    )
-    images: dict[str, str] = Field(default_factory=dict, description="Image as written in the spec ('' = default) -> AMI id.")
-    root_device_names: dict[str, str] = Field(default_factory=dict, description="AMI id -> root device name.")
-    network_cards: dict[str, int] = Field(
-        default_factory=dict,
-        description="EFA instance type -> network cards, as DescribeInstanceTypes reports at `up` (overrides the catalog snapshot).",
-    )
-
 
 DEFAULT_ROOT_DEVICE = "/dev/sda1"  # Ubuntu AMIs, the DLAMI included
 

@@ -20,41 +20,22 @@ and its bootstrap would still run. The subclass keeps all of Ray's node logic, a
     no identity otherwise;
   - skips Ray's bootstrap of NSG / VNet / identity: `up` made them (ids in `provider`);
   - never deletes shared resources on `ray down`: `rlcloud down` owns them.
-The provider's modules ship to the head through `file_mounts` (head_shipping.py).
+The provider's modules ship to the head through `file_mounts` (azure_head_shipping.py).
 """
 
 from __future__ import annotations
 
 import shlex
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from provisioner import naming
-from provisioner.clouds.azure import head_shipping
+from provisioner.compile import azure_head_shipping as head_shipping
 from provisioner.compile.common import base_config, node_type_entry, ship_to_head
 from provisioner.compile.context import CompileContext, pending
 from provisioner.images import AZURE_CPU_IMAGE, AZURE_GPU_IMAGE, azure_image_parts
+from provisioner.refs import AzureRefs
 from provisioner.spec.models import AzureClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
-
-
-class AzureRefs(BaseModel):
-    """Azure ids known only after provisioning."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    resource_group: str | None = None
-    subnet_id: str | None = None
-    nsg_id: str | None = None
-    identity_id: str | None = None
-    identity_principal_id: str | None = None
-    identity_client_id: str | None = None
-    ppg_id: str | None = None
-    worker_identity_id: Annotated[str | None, Field(description="Resource id of the workers' identity (az:// checkpoints only).")] = None
-    worker_identity_client_id: Annotated[str | None, Field(description="Its client id, exported as AZURE_CLIENT_ID by the workers' `ray start`.")] = (
-        None
-    )
 
 
 def resource_group(spec: AzureClusterSpec, refs: AzureRefs) -> str:

@@ -46,12 +46,3 @@ class CompileContext(BaseModel):
     @property
     def ssh_public_key(self) -> Path:
         return self.state_dir / "ssh_key.pub"
-
-
-class LocalRefs(BaseModel):
-    """Ports of a local cluster, picked at `up` so two local clusters never collide."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    gcs_port: int = 6379
-    dashboard_port: int = 8265

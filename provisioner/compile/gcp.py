@@ -3,7 +3,7 @@
 Node configs name everything explicitly (network + tag the firewall rules target, gVNIC,
 compact placement policy, service account, per-instance SSH key) so nothing depends on the
 project's default VPC rules or project-wide SSH metadata. The head node type runs as the head's
-account and every worker type as the workers' (clouds/gcp/accounts.py): workers cannot create
+account and every worker type as the workers' (compile/gcp_accounts.py): workers cannot create
 or delete VMs.
 
 Ray's stock GCP bootstrap creates its own service account with project-wide roles/compute.admin
@@ -19,38 +19,14 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from provisioner import naming
-from provisioner.clouds.gcp.accounts import node_accounts
 from provisioner.compile.common import base_config, node_type_entry, ship_to_head
 from provisioner.compile.context import CompileContext, pending
+from provisioner.compile.gcp_accounts import node_accounts
 from provisioner.images import gcp_node_image
+from provisioner.refs import GcpRefs
 from provisioner.spec.models import GcpClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
-
-
-class GcpRefs(BaseModel):
-    """GCP facts known only after provisioning."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ssh_public_key: str | None = Field(default=None, description="OpenSSH public key text for instance metadata.")
-    images_without_gvnic: list[str] = Field(
-        default_factory=list,
-        description="Boot images `up` found lacking the GVNIC guest OS feature: their VMs keep the default NIC.",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_legacy_email(cls, data: Any) -> Any:
-        # States written before the head / worker split recorded the one account every node ran
-        # as; the accounts now follow from the spec alone (node_accounts), so `render` of such a
-        # state shows the accounts the next `up` makes.
-        if isinstance(data, dict) and "service_account_email" in data:
-            data = {k: v for k, v in data.items() if k != "service_account_email"}
-        return data
-
 
 # Ray loads the node provider by this dotted path, on the operator's machine and on the head.
 NODE_PROVIDER_MODULE = "provisioner.clouds.gcp.node_provider"

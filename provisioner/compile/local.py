@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.compile.common import node_type_entry
-from provisioner.compile.context import CompileContext, LocalRefs
+from provisioner.compile.context import CompileContext
 from provisioner.local.node_provider_name import PROVIDER_CLASS
+from provisioner.refs import LocalRefs
 from provisioner.spec.models import LocalClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 

@@ -1,10 +1,17 @@
 """The runtime_env a submitted job gets: working dir (minus junk), rlcloud's env vars, and
-the `runtime` package when the working dir does not already contain it."""
+the `runtime` and `rlcloud_contract` packages when the working dir does not already contain
+them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from rlcloud_contract.env import CHECKPOINT_URI_ENV, CLUSTER_ENV
+
+#: What a job needs importable on the cluster, where rlcloud is not installed: the runtime,
+#: and the contract it shares with the provisioner (the runtime imports nothing else of ours).
+SHIPPED_PACKAGES = ("runtime", "rlcloud_contract")
 
 # Never worth uploading; Ray additionally honours .gitignore / .rayignore in the working dir.
 DEFAULT_EXCLUDES = [
@@ -21,13 +28,13 @@ DEFAULT_EXCLUDES = [
 ]
 
 
-def runtime_package_dir() -> Path:
-    """Where the `runtime` package lives, found without importing it (it imports torch)."""
+def package_dir(name: str) -> Path:
+    """Where package `name` lives, found without importing it (`runtime` imports torch)."""
     import importlib.util
 
-    spec = importlib.util.find_spec("runtime")
+    spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the rlcloud `runtime` package is not installed")
+        raise RuntimeError(f"the rlcloud `{name}` package is not installed")
     return Path(list(spec.submodule_search_locations)[0]).resolve()
 
 
@@ -46,9 +53,9 @@ def build_runtime_env(
     package is importable there already (the cluster runs this environment's Python)."""
     env_vars: dict[str, str] = {}
     if cluster_name:
-        env_vars["RLCLOUD_CLUSTER"] = cluster_name
+        env_vars[CLUSTER_ENV] = cluster_name
     if checkpoint_uri:
-        env_vars["RLCLOUD_CHECKPOINT_URI"] = checkpoint_uri
+        env_vars[CHECKPOINT_URI_ENV] = checkpoint_uri
     env_vars.update(env)  # the user's --env wins
     if same_filesystem:
         return {"working_dir": f"local://{working_dir}", "env_vars": env_vars}
@@ -57,7 +64,8 @@ def build_runtime_env(
         "excludes": DEFAULT_EXCLUDES + list(excludes),
         "env_vars": env_vars,
     }
-    if not (working_dir / "runtime" / "__init__.py").exists():
-        # Jobs written outside this repo still `import runtime` on the cluster.
-        runtime_env["py_modules"] = [str(runtime_package_dir())]
+    # Jobs written outside this repo still `import runtime` on the cluster.
+    missing = [name for name in SHIPPED_PACKAGES if not (working_dir / name / "__init__.py").exists()]
+    if missing:
+        runtime_env["py_modules"] = [str(package_dir(name)) for name in missing]
     return runtime_env

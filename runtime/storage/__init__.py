@@ -1,6 +1,6 @@
 """One object-storage interface for checkpoints, over `s3://` (boto3), `gs://`
 (google-cloud-storage), `az://` (azure-storage-blob + azure-identity) and `file://` (local
-disk). Which schemes exist and how their URIs read is provisioner/storage_uri.py's to say;
+disk). Which schemes exist and how their URIs read is rlcloud_contract/storage_uri.py's to say;
 `open_storage` picks the backend by scheme and imports its SDK only then.
 
 Why boto3 rather than pyarrow filesystems: measured against moto server on this machine, a

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from runtime.errors import StorageError
 
 if TYPE_CHECKING:
-    from provisioner.storage_uri import StorageLocation
+    from rlcloud_contract.storage_uri import StorageLocation
 
 Buffer = bytes | bytearray | memoryview
 
@@ -52,8 +52,8 @@ class ObjectStorage(ABC):
 
 
 def parse_location(uri: str, scheme: str) -> StorageLocation:
-    """`uri` parsed by the shared scheme rules (provisioner/storage_uri.py), as a StorageError."""
-    from provisioner.storage_uri import parse_uri
+    """`uri` parsed by the shared scheme rules (rlcloud_contract/storage_uri.py), as a StorageError."""
+    from rlcloud_contract.storage_uri import parse_uri
 
     try:
         location = parse_uri(uri)
@@ -69,7 +69,7 @@ def one_line(text: object) -> str:
     return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
 
 
-#: scheme -> "module:Class" of its backend; every scheme of provisioner/storage_uri.py has one.
+#: scheme -> "module:Class" of its backend; every scheme of rlcloud_contract/storage_uri.py has one.
 #: Imported only when opened, so no cloud SDK is loaded for a scheme nobody uses.
 BACKENDS = {
     "s3": "runtime.storage.s3:S3Storage",
@@ -83,7 +83,7 @@ def open_storage(uri: str, *, max_connections: int = 16) -> ObjectStorage:
     """The backend for a checkpoint URI (`s3://`, `gs://`, `az://` or `file://`)."""
     import importlib
 
-    from provisioner.storage_uri import expected_shapes, scheme_of
+    from rlcloud_contract.storage_uri import expected_shapes, scheme_of
 
     target = BACKENDS.get(scheme_of(uri)) if "://" in uri else None
     if target is None:

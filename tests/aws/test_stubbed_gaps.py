@@ -16,10 +16,11 @@ from provisioner.clouds.aws import placement
 from provisioner.clouds.aws.images import resolve_images
 from provisioner.clouds.aws.instance_types import check_node_types
 from provisioner.clouds.aws.propagation import launch_request, wait_until_launchable
-from provisioner.compile.aws import AwsRefs, node_config
+from provisioner.compile.aws import node_config
 from provisioner.errors import CloudError
 from provisioner.images import AWS_IMAGE_ALIASES
 from provisioner.progress import Progress
+from provisioner.refs import AwsRefs
 from provisioner.spec import load_spec
 from provisioner.spec.resolve import resolve_nodes
 from tests.support.specs import AWS

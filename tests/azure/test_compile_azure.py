@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from provisioner.clouds.azure import head_shipping, vm_template
-from provisioner.compile import AzureRefs, CompileContext, compile_cluster, find_pending
+from provisioner.clouds.azure import vm_template
+from provisioner.compile import CompileContext, compile_cluster, find_pending
+from provisioner.compile import azure_head_shipping as head_shipping
+from provisioner.refs import AzureRefs
 from provisioner.spec.load import load_spec_text
 from provisioner.spec.resolve import resolve_nodes
 from tests.support.specs import AZURE

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from provisioner.clouds.azure import head_shipping
 from provisioner.clouds.azure.head import head_address
 from provisioner.clouds.azure.layout import AzureLayout
+from provisioner.compile import azure_head_shipping as head_shipping
 from provisioner.spec.load import load_spec_text
 from tests.azure.cli_steps import down, ray_config, up
 from tests.azure.conftest import AzureSubscription

@@ -31,7 +31,9 @@ class SdkError(Exception):
 
 KINDS = {"NotFound": NotFound, "InUse": InUse, "Replicating": NotYetConsistent}
 MAPPING = ErrorMapping(
-    cloud="Toy", sdk_errors=lambda: (SdkError,), classify=lambda exc: Classified(KINDS.get(exc.code), exc.code, str(exc))  # type: ignore[attr-defined]
+    cloud="Toy",
+    sdk_errors=lambda: (SdkError,),
+    classify=lambda exc: Classified(KINDS.get(exc.code), exc.code, str(exc)),  # type: ignore[attr-defined]
 )
 
 

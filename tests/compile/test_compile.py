@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from provisioner.api import render, templates
 from provisioner.catalog import get_catalog
-from provisioner.compile import AwsRefs, CompileContext, compile_cluster, find_pending
+from provisioner.compile import CompileContext, compile_cluster, find_pending
 from provisioner.ray_validate import validate_ray_config
+from provisioner.refs import AwsRefs
 from provisioner.spec import SPEC_CLASSES, load_spec_text
 from tests.support.specs import AWS, AZURE, GCP, LOCAL
 

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioner.compile import CompileContext, GcpRefs, compile_cluster, find_pending
+from provisioner.compile import CompileContext, compile_cluster, find_pending
 from provisioner.errors import SpecError
 from provisioner.images import GCP_GPU_IMAGE
 from provisioner.ray_validate import validate_ray_config
+from provisioner.refs import GcpRefs
 from provisioner.spec import load_spec_text
 from tests.support.specs import GCP
 
@@ -78,13 +79,3 @@ def test_accounts_the_user_names_are_used_as_is() -> None:
     # would need actAs on the user's account, a binding rlcloud does not make on what users bring.
     with pytest.raises(SpecError, match="`worker_service_account` needs `service_account`"):
         load_spec_text(GCP.replace("storage:\n", f"identity:\n  worker_service_account: {samplers}\nstorage:\n"))
-
-
-def test_refs_saved_before_the_split_still_load() -> None:
-    """A state file from the one-account days: its email is dropped, the accounts follow from the spec."""
-    saved = {
-        "service_account_email": "rlcloud-t-gcp@my-rl-project.iam.gserviceaccount.com",
-        "ssh_public_key": "ssh-ed25519 AAAA",
-        "images_without_gvnic": [],
-    }
-    assert GcpRefs.model_validate(saved) == GcpRefs(ssh_public_key="ssh-ed25519 AAAA")

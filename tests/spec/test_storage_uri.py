@@ -1,4 +1,4 @@
-"""One definition of the checkpoint URI schemes (provisioner/storage_uri.py), read the same way
+"""One definition of the checkpoint URI schemes (rlcloud_contract/storage_uri.py), read the same way
 by the cluster spec, its cloud checks and the runtime's job config; every template's URI
 loads in the runtime."""
 
@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from provisioner.api.spec_ops import Template, templates
 from provisioner.errors import SpecError
 from provisioner.spec import load_spec_text
-from provisioner.storage_uri import SCHEMES, StorageLocation, allowed_schemes, parse_uri
+from rlcloud_contract.storage_uri import SCHEMES, StorageLocation, allowed_schemes, parse_uri
 from runtime.config import RayRuntimeConfig
 from runtime.storage.base import BACKENDS
 from tests.support.specs import AWS, AZURE, GCP, LOCAL

@@ -29,10 +29,11 @@ from provisioner.clouds.aws.propagation import launch_request, wait_until_launch
 from provisioner.clouds.aws.session import AwsSession
 from provisioner.clouds.aws.teardown import Teardown, delete_command
 from provisioner.clouds.base import ProvisionContext
-from provisioner.compile.aws import AwsRefs, node_config, use_internal_ips
+from provisioner.compile.aws import node_config, use_internal_ips
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
 from provisioner.progress import Progress
+from provisioner.refs import AwsRefs
 from provisioner.spec.models import AwsClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 from provisioner.state import CloudResource

@@ -27,9 +27,9 @@ from provisioner.clouds.azure.sdk_clients import ArmClients
 from provisioner.clouds.azure.storage import StorageSteps
 from provisioner.clouds.azure.teardown import AzureTeardown
 from provisioner.clouds.base import ProvisionContext
-from provisioner.compile.azure import AzureRefs
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
+from provisioner.refs import AzureRefs
 from provisioner.spec.models import AzureClusterSpec
 
 

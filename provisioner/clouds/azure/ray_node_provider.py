@@ -16,7 +16,7 @@ Why a subclass (rather than our own ARM templates, or Ray's provider as is):
     authenticates as the cluster's managed identity, and tests point every client at a local
     fake of ARM.
 
-Shipped to the head as a file (head_shipping.py): imports only the standard library, Ray,
+Shipped to the head as a file (provisioner/compile/azure_head_shipping.py): imports only the standard library, Ray,
 the Azure SDK and its shipped siblings.
 """
 

@@ -24,9 +24,9 @@ from provisioner.clouds.gcp.instances import InstancesStep, head_address
 from provisioner.clouds.gcp.legacy import LegacyAccountStep
 from provisioner.clouds.gcp.placement import PlacementStep
 from provisioner.clouds.gcp.scope import Scope, Step
-from provisioner.compile.gcp import GcpRefs
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
+from provisioner.refs import GcpRefs
 from provisioner.spec.models import GcpClusterSpec
 
 

@@ -1,8 +1,11 @@
-"""Read a YAML spec file into plain Python data plus a map from field path to line number.
+"""Read a YAML file into plain Python data plus a map from field path to line number.
 
 Validation errors name a field path ("node_groups.learner.max_nodes"); users fix files by
 line, so we keep where each key was written. PyYAML silently keeps the last of two equal
-keys; in a spec that is almost always a mistake, so we reject duplicates here.
+keys; in a spec or job config that is almost always a mistake, so we reject duplicates here.
+
+Shared (rlcloud_contract) because cluster specs (provisioner/spec/load.py) and job configs
+(runtime/config_load.py) are read by the same rules and fail with the same `FILE:LINE` words.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from provisioner.errors import SpecError
+from rlcloud_contract.errors import SpecError
 
 PathKey = tuple[str | int, ...]
 

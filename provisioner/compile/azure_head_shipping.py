@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from provisioner.compile.common import REMOTE_PYTHON_DIR
+
 PROVIDER_MODULE = "provisioner.clouds.azure.ray_node_provider.RlcloudAzureNodeProvider"
 SHIPPED_MODULES = ("sdk_clients.py", "vm_template.py", "ray_node_provider.py")
 
@@ -35,14 +37,13 @@ HEAD_PIP_PACKAGES = (
 
 def modules() -> dict[str, str]:
     """Path under the shipped python dir -> local path of each shipped module."""
-    here = Path(__file__).resolve().parent
+    # Located from this file, not by importing them: compile/ never imports clouds/.
+    here = Path(__file__).resolve().parent.parent / "clouds" / "azure"
     return {f"provisioner/clouds/azure/{name}": str(here / name) for name in SHIPPED_MODULES}
 
 
 def file_mounts() -> dict[str, str]:
     """Remote path -> local path of each shipped module (Ray's `file_mounts` format)."""
-    from provisioner.compile.common import REMOTE_PYTHON_DIR
-
     return {f"{REMOTE_PYTHON_DIR}/{relative}": local for relative, local in modules().items()}
 
 
