@@ -41,7 +41,8 @@ def _bare(home: Path) -> float:
     from provisioner.auth import bearer_headers, ensure_token
     from provisioner.cluster.dashboard import DashboardEndpoint
     from provisioner.cluster.readiness import wait_until_ready
-    from provisioner.compile import CompileContext, compile_cluster
+    from provisioner.compile import CompileContext
+    from provisioner.drivers import compile_cluster
     from provisioner.local.head import allocate_runtime, head_launch
     from provisioner.local.processes import stop_cluster_processes
     from provisioner.progress import Progress

@@ -27,18 +27,20 @@ def aws_image_ssm_parameter(image: str | None) -> str | None:
     return AWS_IMAGE_ALIASES[image]
 
 
-def image_problem(cloud: str, image: str) -> str | None:
-    """Why `image` cannot be a boot image on `cloud` (None when it can), checked at spec time
-    so a typo fails `validate`, not `up` half-way or `render` with a traceback."""
-    if cloud == "aws":
-        if image.startswith("ami-") or image.startswith("ssm:/") or image in AWS_IMAGE_ALIASES:
-            return None
-        return f"expected an AMI id (ami-...), ssm:/parameter/path, or one of: {', '.join(AWS_IMAGE_ALIASES)}"
-    if cloud == "azure":
-        if len(image.split(":")) == 4 and all(image.split(":")):
-            return None
-        return f"expected publisher:offer:sku:version, e.g. {AZURE_GPU_IMAGE}"
-    return None  # GCP: any image URL or family path; GCE checks it
+# Why an image cannot boot a node (None when it can), checked at spec time so a typo fails
+# `validate`, not `up` half-way or `render` with a traceback. Each cloud's driver names its own.
+
+
+def aws_image_problem(image: str) -> str | None:
+    if image.startswith("ami-") or image.startswith("ssm:/") or image in AWS_IMAGE_ALIASES:
+        return None
+    return f"expected an AMI id (ami-...), ssm:/parameter/path, or one of: {', '.join(AWS_IMAGE_ALIASES)}"
+
+
+def azure_image_problem(image: str) -> str | None:
+    if len(image.split(":")) == 4 and all(image.split(":")):
+        return None
+    return f"expected publisher:offer:sku:version, e.g. {AZURE_GPU_IMAGE}"
 
 
 # GCP: Deep Learning VM images carry the NVIDIA driver and support gVNIC.

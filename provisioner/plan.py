@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from provisioner.drivers import driver_for
 from provisioner.spec.models import ClusterSpecBase
 from provisioner.spec.resolve import resolve_nodes
 
@@ -64,7 +65,7 @@ class Plan(BaseModel):
 
 
 def estimate_cost(spec: ClusterSpecBase) -> CostEstimate | None:
-    if spec.cloud == "local":
+    if not driver_for(spec.cloud).catalog:
         return None
     low = high = 0.0
     lines, unpriced = [], []

@@ -101,7 +101,6 @@ def load_refs(spec: Any) -> BaseModel | None:
     state = load_state(spec.name)
     if state is None or not state.refs:
         return None
-    from provisioner import compile as compilers
+    from provisioner.drivers import driver_for
 
-    model = {"aws": compilers.AwsRefs, "gcp": compilers.GcpRefs, "azure": compilers.AzureRefs, "local": compilers.LocalRefs}[spec.cloud]
-    return model.model_validate(state.refs)
+    return driver_for(spec.cloud).refs.model_validate(state.refs)

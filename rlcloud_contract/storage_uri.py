@@ -1,11 +1,11 @@
-"""Checkpoint URI schemes: the one place that says which exist, how each is parsed and
-checked, and which clouds' nodes may use each.
+"""Checkpoint URI schemes: the one place that says which exist and how each is parsed and
+checked.
 
-Three readers need the same answer and used to keep their own lists: the cluster spec's
-field validator (`storage.checkpoint_uri`), the spec's cross-field checks (is this scheme
-usable on this cloud?) and the runtime's job config (`checkpoint_uri`, then `open_storage`
-picks a backend by scheme). A scheme added here is accepted by all three, with the same
-bucket rules and the same words in the error.
+Two readers need the same answer: the cluster spec's field validator (`storage.checkpoint_uri`)
+and the runtime's job config (`checkpoint_uri`, then `open_storage` picks a backend by scheme).
+A scheme added here is accepted by both, with the same bucket rules and the same words in
+the error. Which clouds' nodes may write to which scheme is each cloud driver's
+(provisioner/drivers/, `checkpoint_schemes`).
 
     s3://BUCKET[/PREFIX]               Amazon S3 (or anything speaking its API)
     gs://BUCKET[/PREFIX]               Google Cloud Storage
@@ -21,9 +21,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-
-#: Cloud names as `ClusterSpecBase.cloud` spells them, with the words messages use.
-CLOUD_LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "local": "local"}
 
 _S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -100,24 +97,20 @@ def _file(rest: str) -> StorageLocation:
 
 @dataclass(frozen=True)
 class Scheme:
-    """One checkpoint URI scheme: its shape, its parser, the cloud whose storage it is, and
-    the clouds whose nodes may write to it."""
+    """One checkpoint URI scheme: its name, its shape for messages, and its parser."""
 
     name: str
     shape: str
-    native_to: str
-    allowed_on: tuple[str, ...]
     parse: Callable[[str], StorageLocation]
 
 
 SCHEMES: dict[str, Scheme] = {
     scheme.name: scheme
     for scheme in (
-        # S3 is reachable from anywhere with credentials; nodes on GCP and Azure may use it.
-        Scheme("s3", "s3://BUCKET[/PREFIX]", "aws", ("aws", "gcp", "azure", "local"), _s3),
-        Scheme("gs", "gs://BUCKET[/PREFIX]", "gcp", ("gcp",), _gs),
-        Scheme("az", "az://ACCOUNT/CONTAINER[/PREFIX]", "azure", ("azure",), _az),
-        Scheme("file", "file:///ABSOLUTE/PATH", "local", ("local",), _file),
+        Scheme("s3", "s3://BUCKET[/PREFIX]", _s3),
+        Scheme("gs", "gs://BUCKET[/PREFIX]", _gs),
+        Scheme("az", "az://ACCOUNT/CONTAINER[/PREFIX]", _az),
+        Scheme("file", "file:///ABSOLUTE/PATH", _file),
     )
 }
 
@@ -144,25 +137,3 @@ def parse_uri(uri: str) -> StorageLocation:
 
 def scheme_of(uri: str) -> str:
     return uri.split("://", 1)[0]
-
-
-def native_scheme(cloud: str) -> str | None:
-    """The scheme of `cloud`'s own object storage (aws: s3, gcp: gs, azure: az, local: file)."""
-    return next((scheme.name for scheme in SCHEMES.values() if scheme.native_to == cloud), None)
-
-
-def allowed_schemes(cloud: str) -> list[str]:
-    """Schemes a cluster on `cloud` may checkpoint to, its own first."""
-    names = [scheme.name for scheme in SCHEMES.values() if cloud in scheme.allowed_on]
-    return sorted(names, key=lambda name: name != native_scheme(cloud))
-
-
-def placement_issue(scheme: str, cloud: str) -> str | None:
-    """Why `scheme` cannot be used by a cluster on `cloud`, or None when it can."""
-    found = SCHEMES.get(scheme)
-    if found is None or cloud in found.allowed_on:
-        return None
-    usable = " or ".join(f"{name}://" for name in allowed_schemes(cloud))
-    if found.native_to == "local":
-        return f"{scheme}:// is only for the local cluster; nodes on {cloud} need {usable}"
-    return f"{scheme}:// is for {CLOUD_LABELS[found.native_to]} clusters; on {cloud} use {usable}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from provisioner.backends import get_backend
 from provisioner.backends.base import DownResult, UpResult
 from provisioner.cluster.status import ClusterStatus
+from provisioner.drivers import driver_for
 from provisioner.plan import Plan
 from provisioner.progress import Progress
 from provisioner.spec import load_spec
@@ -32,13 +32,17 @@ def up(
     """Bring the cluster up (idempotent: a running cluster is left as it is, and its Ray is
     restarted only with `restart_ray`)."""
     spec = load_spec(spec_path)
-    result = get_backend(spec).up(
-        spec,
-        progress=progress or Progress.silent(),
-        timeout_s=timeout_s,
-        assume_yes=assume_yes,
-        provision_only=provision_only,
-        restart_ray=restart_ray,
+    result = (
+        driver_for(spec.cloud)
+        .make_backend()
+        .up(
+            spec,
+            progress=progress or Progress.silent(),
+            timeout_s=timeout_s,
+            assume_yes=assume_yes,
+            provision_only=provision_only,
+            restart_ray=restart_ray,
+        )
     )
     _remember_spec_path(spec.name, spec_path)
     return result
@@ -47,15 +51,17 @@ def up(
 def plan(spec_path: str | Path, *, progress: Progress | None = None) -> Plan:
     """What `up` would create / keep / update and the estimated $/hour; changes nothing."""
     spec = load_spec(spec_path)
-    return get_backend(spec).plan(spec, progress)
+    return driver_for(spec.cloud).make_backend().plan(spec, progress)
 
 
 def down(spec_path: str | Path, *, progress: Progress | None = None, assume_yes: bool = False, purge_storage: bool = False) -> DownResult:
     """Take the cluster down; checkpoints stay unless `purge_storage`."""
     spec = load_spec(spec_path)
-    return get_backend(spec).down(spec, progress=progress or Progress.silent(), assume_yes=assume_yes, purge_storage=purge_storage)
+    return (
+        driver_for(spec.cloud).make_backend().down(spec, progress=progress or Progress.silent(), assume_yes=assume_yes, purge_storage=purge_storage)
+    )
 
 
 def status(spec_path: str | Path) -> ClusterStatus:
     spec = load_spec(spec_path)
-    return get_backend(spec).status(spec)
+    return driver_for(spec.cloud).make_backend().status(spec)

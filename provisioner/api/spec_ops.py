@@ -6,10 +6,13 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.errors import UsageError
 from provisioner.spec import ClusterSpecBase, load_spec
+
+if TYPE_CHECKING:
+    from provisioner.catalog import InstanceType
 
 
 @dataclass
@@ -61,8 +64,9 @@ class RenderResult:
 
 def render(spec_path: str | Path, *, validate_with_ray: bool = True) -> RenderResult:
     """Compile a spec to its Ray cluster config, with provisioned ids when `up` has run."""
-    from provisioner.compile import compile_cluster, find_pending
+    from provisioner.compile import find_pending
     from provisioner.compile.context import CompileContext
+    from provisioner.drivers import compile_cluster
 
     spec = load_spec(spec_path)
     refs = _saved_refs(spec)
@@ -85,14 +89,9 @@ def _saved_refs(spec: ClusterSpecBase) -> Any:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of a spec file: one branch per cloud, selected by `cloud`."""
-    from typing import Annotated
+    from provisioner.drivers import spec_adapter
 
-    from pydantic import Field, TypeAdapter
-
-    from provisioner.spec.models import AwsClusterSpec, AzureClusterSpec, GcpClusterSpec, LocalClusterSpec
-
-    adapter = TypeAdapter(Annotated[AwsClusterSpec | GcpClusterSpec | AzureClusterSpec | LocalClusterSpec, Field(discriminator="cloud")])
-    schema = adapter.json_schema()
+    schema = spec_adapter().json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "rlcloud cluster spec",
@@ -146,10 +145,25 @@ def template_path(name: str) -> Path:
     return Path(str(resources.files("cluster_templates").joinpath(f"{t.name}.yaml")))
 
 
-def catalog(cloud: str) -> list[Any]:
-    from provisioner.catalog import get_catalog
+@dataclass(frozen=True)
+class CatalogRow:
+    """One instance type as `rlcloud catalog` lists it."""
 
-    if cloud not in {"aws", "gcp", "azure"}:
-        raise UsageError(f"unknown cloud {cloud!r}", hint="one of: aws, gcp, azure")
-    cat = get_catalog(cloud)  # type: ignore[arg-type]
-    return sorted(cat.types.values(), key=lambda t: (t.gpu_model or "", t.gpu_count, t.name))
+    type: InstanceType
+    fast_networking: str  # what its driver calls the fast networking it gets: EFA, gVNIC, ...
+
+
+def catalog(cloud: str, gpu: str | None = None) -> list[CatalogRow]:
+    """The instance types rlcloud knows for `cloud`, GPU types grouped; only `gpu`'s model if given."""
+    from provisioner.catalog import canonical_gpu, get_catalog
+    from provisioner.drivers import all_drivers
+
+    with_catalog = {d.name: d for d in all_drivers() if d.catalog}
+    driver = with_catalog.get(cloud)
+    if driver is None:
+        raise UsageError(f"unknown cloud {cloud!r}", hint=f"one of: {', '.join(with_catalog)}")
+    label = driver.fast_networking_label or (lambda _: "-")
+    types = sorted(get_catalog(cloud).types.values(), key=lambda t: (t.gpu_model or "", t.gpu_count, t.name))  # type: ignore[arg-type]
+    if gpu:
+        types = [t for t in types if t.gpu_model == canonical_gpu(gpu)]
+    return [CatalogRow(type=t, fast_networking=label(t)) for t in types]

@@ -31,8 +31,9 @@ from provisioner.cluster.ray_launcher import ray_down, ray_up
 from provisioner.cluster.readiness import wait_until_ready
 from provisioner.cluster.status import ClusterStatus, build_status
 from provisioner.cluster.tunnel import SshTunnel, TunnelSpec, pick_local_port, ssh_binary
-from provisioner.compile import CompileContext, compile_cluster, find_pending
+from provisioner.compile import CompileContext, find_pending
 from provisioner.confirm import confirm
+from provisioner.drivers import compile_cluster
 from provisioner.errors import ClusterError, RlcloudError
 from provisioner.plan import Plan, PlannedResource, estimate_cost
 from provisioner.progress import Progress

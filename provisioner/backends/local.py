@@ -16,7 +16,8 @@ from provisioner.backends.base import DownResult, UpResult
 from provisioner.cluster.dashboard import DashboardEndpoint
 from provisioner.cluster.readiness import wait_until_ready
 from provisioner.cluster.status import ClusterStatus, build_status
-from provisioner.compile import CompileContext, compile_cluster
+from provisioner.compile import CompileContext
+from provisioner.drivers import compile_cluster
 from provisioner.errors import ClusterError, UsageError
 from provisioner.local.head import (
     allocate_runtime,

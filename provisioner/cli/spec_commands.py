@@ -98,14 +98,11 @@ def catalog(
 ) -> None:
     """List the instance types rlcloud knows for CLOUD: vCPUs, memory, GPUs, fast networking, $/h."""
     from provisioner import api
-    from provisioner.catalog import canonical_gpu
 
-    rows = api.catalog(cloud)
-    if gpu:
-        rows = [t for t in rows if t.gpu_model == canonical_gpu(gpu)]
+    rows = api.catalog(cloud, gpu)
     data(f"{'TYPE':<28} {'vCPU':>5} {'MEM GB':>7} {'GPUS':<14} {'FAST NET':<9} {'$/H':>8}")
-    for t in rows:
+    for row in rows:
+        t, fast = row.type, row.fast_networking
         gpus = f"{t.gpu_count}x {t.gpu_model}" if t.gpu_count else "-"
-        fast = {"aws": "EFA" if t.efa_supported else "ENA", "gcp": "gVNIC", "azure": "AccelNet" if t.accelerated_networking else "-"}[cloud]
         price = f"{t.price_per_hour:.2f}" if t.price_per_hour is not None else "?"
         data(f"{t.name:<28} {t.vcpus:>5} {t.memory_gb:>7g} {gpus:<14} {fast:<9} {price:>8}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from provisioner.auth import bearer_headers, read_token
 from provisioner.cluster.dashboard import DashboardEndpoint
 from provisioner.errors import UsageError
+from rlcloud_contract.env import CHECKPOINT_URI_ENV
 
 
 @dataclass
@@ -49,20 +50,21 @@ def connect(spec_path: Path | None, address: str | None = None, token_file: Path
         yield Connection(
             endpoint=DashboardEndpoint(normalise_address(address), _external_headers(token_file)),
             cluster_name=None,
-            checkpoint_uri=os.environ.get("RLCLOUD_CHECKPOINT_URI"),
+            checkpoint_uri=os.environ.get(CHECKPOINT_URI_ENV),
         )
         return
     if spec_path is None:
         raise UsageError("give a cluster SPEC, or --address for a cluster rlcloud did not create")
-    from provisioner.backends import get_backend
+    from provisioner.drivers import driver_for
     from provisioner.spec import load_spec
 
     spec = load_spec(spec_path)
-    backend = get_backend(spec)
+    driver = driver_for(spec.cloud)
+    backend = driver.make_backend()
     with backend.endpoint(spec) as endpoint:
         yield Connection(
             endpoint=endpoint,
             cluster_name=spec.name,
             checkpoint_uri=backend.checkpoint_uri(spec),
-            same_filesystem=spec.cloud == "local",
+            same_filesystem=driver.same_filesystem,
         )

@@ -2,20 +2,16 @@
 
 from provisioner.spec.load import load_spec, load_spec_text
 from provisioner.spec.models import (
-    SPEC_CLASSES,
     AwsClusterSpec,
     AzureClusterSpec,
-    ClusterSpec,
     ClusterSpecBase,
     GcpClusterSpec,
     LocalClusterSpec,
 )
 
 __all__ = [
-    "SPEC_CLASSES",
     "AwsClusterSpec",
     "AzureClusterSpec",
-    "ClusterSpec",
     "ClusterSpecBase",
     "GcpClusterSpec",
     "LocalClusterSpec",

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from provisioner.catalog import get_catalog
+from provisioner.drivers import all_drivers, driver_for
 from provisioner.spec.resolve import ResolutionError, resolve_instance, resolve_nodes
-from provisioner.storage_uri import native_scheme, placement_issue
 
 if TYPE_CHECKING:
     from provisioner.spec.models import ClusterSpecBase
@@ -35,7 +35,7 @@ class SpecRuleViolations(Exception):
 
 
 def _location_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
-    if spec.cloud == "local":
+    if not driver_for(spec.cloud).catalog:
         return []
     catalog = get_catalog(spec.cloud)  # type: ignore[arg-type]
     region = spec.region  # type: ignore[attr-defined]
@@ -56,61 +56,41 @@ def _location_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     return []
 
 
-#: Clouds whose provisioner can create the checkpoint bucket (of the cloud's own scheme).
-CREATES_BUCKETS = ("aws", "gcp", "azure")
+def scheme_problem(scheme: str, cloud: str) -> str | None:
+    """Why nodes on `cloud` cannot write checkpoints to `scheme`:// (None when they can)."""
+    driver = driver_for(cloud)
+    if scheme in driver.checkpoint_schemes:
+        return None
+    usable = " or ".join(f"{name}://" for name in driver.checkpoint_schemes)
+    home = next((other for other in all_drivers() if other.native_scheme == scheme), None)
+    if home is None:
+        return f"{scheme}:// is not a checkpoint scheme; on {cloud} use {usable}"
+    if not home.catalog:
+        return f"{scheme}:// is only for the {home.label} cluster; nodes on {cloud} need {usable}"
+    return f"{scheme}:// is for {home.label} clusters; on {cloud} use {usable}"
 
 
 def _storage_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     storage = spec.storage
     scheme = storage.scheme
+    driver = driver_for(spec.cloud)
     issues: list[RuleIssue] = []
-    problem = placement_issue(scheme, spec.cloud) if scheme else None
+    problem = scheme_problem(scheme, spec.cloud) if scheme else None
     if problem:
         issues.append(RuleIssue(("storage", "checkpoint_uri"), problem))
-    if spec.cloud == "azure" and scheme == "az" and not spec.node_groups:
-        # Only worker VMs get the identity that may write to the container (the head's holds
-        # the autoscaler role and no storage), and a head-only cluster runs its learner on the head.
-        issues.append(
-            RuleIssue(
-                ("storage", "checkpoint_uri"),
-                "az:// checkpoints are written by worker nodes (the head's identity has no storage access); "
-                "add node_groups, or checkpoint to s3:// on a head-only cluster",
-            )
-        )
     if storage.create_bucket:
-        native = native_scheme(spec.cloud)
-        if spec.cloud not in CREATES_BUCKETS:
-            makers = ", ".join(f"{cloud} ({native_scheme(cloud)}://)" for cloud in CREATES_BUCKETS)
+        native = driver.native_scheme
+        if not driver.creates_buckets:
+            makers = ", ".join(f"{d.name} ({d.native_scheme}://)" for d in all_drivers() if d.creates_buckets)
             issues.append(RuleIssue(("storage", "create_bucket"), f"rlcloud can create buckets on {makers}, not on {spec.cloud}"))
         elif scheme != native:
             issues.append(RuleIssue(("storage", "create_bucket"), f"create_bucket on {spec.cloud} needs a {native}:// checkpoint_uri"))
     return issues
 
 
-def _ray_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
-    if spec.cloud != "local":
-        return []
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        installed = version("ray")
-    except PackageNotFoundError:
-        return []
-    if spec.ray.version != installed:
-        return [
-            RuleIssue(
-                ("ray", "version"),
-                f"the local cluster runs the Ray installed here ({installed}); set version: {installed} or remove it",
-            )
-        ]
-    if spec.ray.docker is not None:
-        return [RuleIssue(("ray", "docker"), "the local cluster runs Ray processes directly; remove `docker`")]
-    return []
-
-
 def _node_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
     """Resolve each node type on its own so one bad group does not hide another's problem."""
-    if spec.cloud == "local":
+    if not driver_for(spec.cloud).catalog:
         return []
     issues: list[RuleIssue] = []
     bad_groups: set[str] = set()
@@ -131,13 +111,12 @@ def _node_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
 
 
 def _image_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
-    if spec.cloud == "local":
+    driver = driver_for(spec.cloud)
+    if not driver.catalog:
         return []
-    from provisioner.images import image_problem
-
     issues = []
     for group, node in spec.group_items():
-        problem = image_problem(spec.cloud, node.image) if node.image else None
+        problem = driver.image_problem(node.image) if node.image else None
         if problem:
             path = ("head", "image") if group == "head" else ("node_groups", group, "image")
             issues.append(RuleIssue(path, f"{node.image!r}: {problem}"))
@@ -146,7 +125,7 @@ def _image_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
 
 def check_spec(spec: ClusterSpecBase) -> list[RuleIssue]:
     """Every cross-field problem of `spec` (empty when it is valid)."""
-    issues = _location_issues(spec) + _storage_issues(spec) + _ray_issues(spec) + _image_issues(spec)
+    issues = _location_issues(spec) + _storage_issues(spec) + driver_for(spec.cloud).rules(spec) + _image_issues(spec)
     issues += _node_issues(spec)
     total_max = sum(g.max_nodes for g in spec.node_groups.values())
     if total_max > 2000:
@@ -157,7 +136,7 @@ def check_spec(spec: ClusterSpecBase) -> list[RuleIssue]:
 def spec_warnings(spec: ClusterSpecBase) -> list[str]:
     """Things that are allowed but probably not what the user wants."""
     warnings: list[str] = []
-    if spec.cloud != "local":
+    if driver_for(spec.cloud).catalog:
         network = spec.network  # type: ignore[attr-defined]
         if network.public_ssh:
             warnings.append("network.ssh_cidrs allows SSH from 0.0.0.0/0 (the whole internet)")

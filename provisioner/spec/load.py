@@ -10,9 +10,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from provisioner import drivers
 from provisioner.errors import SpecError, SpecIssue
 from provisioner.spec.checks import SpecRuleViolations
-from provisioner.spec.models import SPEC_CLASSES, ClusterSpecBase
+from provisioner.spec.models import ClusterSpecBase
 from rlcloud_contract.validation import issues_from_validation
 from rlcloud_contract.yaml_source import YamlDocument, parse_yaml_text, read_yaml_file
 
@@ -23,16 +24,19 @@ def spec_from_document(doc: YamlDocument) -> ClusterSpecBase:
     if not isinstance(data, dict):
         raise SpecError.single(doc.source, f"expected a mapping with at least `name:` and `cloud:`, got {type(data).__name__}", line=1)
     cloud = data.get("cloud")
+    known = drivers.names()
     if cloud is None:
-        raise SpecError.single(doc.source, "required field is missing; one of: aws, gcp, azure, local", path="cloud", line=1)
-    spec_cls = SPEC_CLASSES.get(str(cloud))
-    if spec_cls is None:
+        raise SpecError.single(doc.source, f"required field is missing; one of: {', '.join(known)}", path="cloud", line=1)
+    if str(cloud) not in known:
         raise SpecError.single(
             doc.source,
-            f"unknown cloud {cloud!r}; expected one of: {', '.join(SPEC_CLASSES)}",
+            f"unknown cloud {cloud!r}; expected one of: {', '.join(known)}",
             path="cloud",
             line=doc.line_of(("cloud",)),
         )
+    # The class the discriminated union (drivers.spec_adapter) picks for this `cloud`, validated
+    # directly so error locations carry no union tag.
+    spec_cls = drivers.driver_for(str(cloud)).spec_class
     try:
         return spec_cls.model_validate(data)
     except ValidationError as exc:

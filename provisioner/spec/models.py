@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from provisioner.spec.human import AcceleratorRequest, DiskGB
-from provisioner.storage_uri import StorageLocation, parse_uri
+from rlcloud_contract.storage_uri import StorageLocation, parse_uri
 
 # Name rules shared by all three clouds. The tightest constraints: GCP resource names
 # ([a-z]([-a-z0-9]*[a-z0-9])?, <= 63, and Ray's GCP instance names add ~30 chars), IAM role
@@ -41,8 +41,6 @@ LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Z
 LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 # Resources that have their own fields; custom resources must not shadow them.
 BUILTIN_RESOURCES = {"CPU": "cpus", "GPU": "accelerators", "memory": "(set by Ray)", "object_store_memory": "(set by Ray)"}
-
-Cloud = Literal["aws", "gcp", "azure", "local"]
 
 
 class SpecModel(BaseModel):
@@ -159,7 +157,7 @@ class StorageSettings(SpecModel):
     @classmethod
     def _uri_shape(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_uri(value)  # ValueError: what was expected (provisioner/storage_uri.py)
+            parse_uri(value)  # ValueError: what was expected (rlcloud_contract/storage_uri.py)
         return value
 
     @property
@@ -410,17 +408,19 @@ FastNetworking = Annotated[
     WithJsonSchema({"enum": ["auto", "on", "off", True, False]}),
 ]
 
-# Each cloud's word for "pack these nodes close together".
-PLACEMENT_WORDS = {"aws": "cluster", "gcp": "compact", "azure": "proximity"}
-
 
 def _placement_word(cloud: str) -> Any:
+    """Accept `false` for 'none', and name this cloud's word when given another cloud's (each
+    driver's `placement_word`: AWS cluster, GCP compact, Azure proximity)."""
+
     def check(value: Any) -> Any:
+        from provisioner.drivers import all_drivers, driver_for
+
         if value is False:
             return "none"
-        for other, word in PLACEMENT_WORDS.items():
-            if value == word and other != cloud:
-                raise ValueError(f"{word!r} is {other}'s placement; on {cloud} use {PLACEMENT_WORDS[cloud]!r} or 'none'")
+        for other in all_drivers():
+            if value == other.placement_word and other.name != cloud:
+                raise ValueError(f"{value!r} is {other.name}'s placement; on {cloud} use {driver_for(cloud).placement_word!r} or 'none'")
         return value
 
     return BeforeValidator(check)
@@ -647,7 +647,9 @@ class ClusterSpecBase(SpecModel):
     """Fields every cluster spec has, whatever the cloud."""
 
     name: ClusterName
-    cloud: Annotated[Cloud, Field(description="Where the cluster runs: aws, gcp, azure, or local (this machine).")]
+    # Each subclass narrows it to its own name: the tag of the discriminated union of every
+    # driver's spec class (provisioner/drivers/, `spec_adapter`).
+    cloud: Annotated[str, Field(description="Where the cluster runs: aws, gcp, azure, or local (this machine).")]
     storage: Annotated[StorageSettings, Field(description="Checkpoint storage.")] = StorageSettings()
     ray: Annotated[RaySettings, Field(description="Ray installation and autoscaler settings.")] = RaySettings()
 
@@ -757,12 +759,3 @@ class LocalClusterSpec(ClusterSpecBase):
         dict[str, LocalNodeGroupSpec],
         Field(description="Simulated worker node groups by name, e.g. learner and sampler."),
     ] = {}
-
-
-ClusterSpec = AwsClusterSpec | GcpClusterSpec | AzureClusterSpec | LocalClusterSpec
-SPEC_CLASSES: dict[str, type[ClusterSpecBase]] = {
-    "aws": AwsClusterSpec,
-    "gcp": GcpClusterSpec,
-    "azure": AzureClusterSpec,
-    "local": LocalClusterSpec,
-}

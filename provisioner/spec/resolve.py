@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from provisioner.catalog import InstanceType, get_catalog
+from provisioner.drivers import FastNetworkingChoice, driver_for
 
 if TYPE_CHECKING:
     from provisioner.spec.models import ClusterSpecBase
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
 # Ray's fake_multinode provider hard-codes this head type name; we use it on every cloud
 # so the local cluster and cloud clusters have the same node type names.
 HEAD_RAY_NAME = "ray.head.default"
-
-DEFAULT_HEAD_TYPE = {"aws": "m6i.2xlarge", "gcp": "n2-standard-8", "azure": "Standard_D8s_v5"}
 
 
 class ResolutionError(Exception):
@@ -100,7 +99,9 @@ def resolve_instance(cloud: str, node: Any, path: tuple[str, ...], *, is_head: b
     if by_name is not None:
         return by_name
     if is_head:
-        return catalog.types[DEFAULT_HEAD_TYPE[cloud]]
+        head_type = driver_for(cloud).default_head_type
+        assert head_type is not None, f"the {cloud} driver has a catalog but no default head type"
+        return catalog.types[head_type]
     raise ResolutionError(path, "give `instance_type` or `accelerators` (e.g. accelerators: L4:1)")
 
 
@@ -115,32 +116,11 @@ def _fast_networking(spec: ClusterSpecBase, node: Any, inst: InstanceType, path:
     group_setting = None if is_head else node.fast_networking
     setting = group_setting or spec.network.fast_networking
     where = (*path, "fast_networking") if group_setting else ("network", "fast_networking")
-    if spec.cloud == "aws":
-        # EFA matters between GPU workers; the head coordinates and needs none.
-        if is_head or not inst.has_gpu:
-            if group_setting == "on" and not inst.efa_supported:
-                raise ResolutionError(where, f"{inst.name} does not support EFA")
-            return group_setting == "on"
-        if setting == "on" and not inst.efa_supported:
-            raise ResolutionError(
-                where,
-                f"fast_networking is 'on' but {inst.name} ({_group_label(path)}) has no EFA; "
-                "EFA types include p4d, p4de, p5, p5e, p5en and g5.48xlarge; or use 'auto'",
-            )
-        return setting != "off" and inst.efa_supported
-    if spec.cloud == "gcp":
-        if setting == "off":
-            if inst.gvnic_required:
-                raise ResolutionError(where, f"{inst.name} requires gVNIC; fast_networking cannot be 'off' for it")
-            return False
-        if setting == "on":
-            return True
-        return inst.has_gpu or inst.gvnic_required
-    if spec.cloud == "azure":
-        if setting == "on" and not inst.accelerated_networking:
-            raise ResolutionError(where, f"{inst.name} ({_group_label(path)}) does not support accelerated networking")
-        return setting != "off" and inst.accelerated_networking
-    return False
+    choice = FastNetworkingChoice(setting=setting, group_setting=group_setting, instance=inst, is_head=is_head, label=_group_label(path))
+    try:
+        return driver_for(spec.cloud).fast_networking(choice)
+    except ValueError as exc:
+        raise ResolutionError(where, str(exc)) from None
 
 
 def _group_label(path: tuple[str, ...]) -> str:
@@ -167,7 +147,7 @@ def resolve_nodes(spec: ClusterSpecBase) -> list[ResolvedNode]:
         min_nodes = 0 if is_head else node.min_nodes
         max_nodes = 0 if is_head else node.max_nodes
         gpus = node.accelerators.count if node.accelerators else 0
-        if spec.cloud == "local":
+        if not driver_for(spec.cloud).catalog:
             nodes.append(
                 ResolvedNode(
                     group=group,

@@ -35,9 +35,9 @@ def test_boto3_is_imported_only_when_aws_is_used() -> None:
 def test_a_missing_boto3_is_a_friendly_error() -> None:
     out = _run(
         "import sys; sys.modules['boto3'] = None\n"
-        "from provisioner.backends import get_provisioner\n"
+        "from provisioner.drivers import driver_for\n"
         "from provisioner.errors import MissingDependencyError\n"
-        "try:\n    get_provisioner('aws')\nexcept MissingDependencyError as exc:\n    print(exc)"
+        "try:\n    driver_for('aws').make_backend()\nexcept MissingDependencyError as exc:\n    print(exc)"
     )
     assert out == "boto3 is not installed\n  hint: pip install 'rlcloud[aws]'"
 

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 from provisioner.clouds.azure import vm_template
-from provisioner.compile import CompileContext, compile_cluster, find_pending
+from provisioner.compile import CompileContext, find_pending
 from provisioner.compile import azure_head_shipping as head_shipping
+from provisioner.drivers import compile_cluster
 from provisioner.refs import AzureRefs
 from provisioner.spec.load import load_spec_text
 from provisioner.spec.resolve import resolve_nodes

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from provisioner.api import render, templates
 from provisioner.catalog import get_catalog
-from provisioner.compile import CompileContext, compile_cluster, find_pending
+from provisioner.compile import CompileContext, find_pending
+from provisioner.drivers import compile_cluster, driver_for
 from provisioner.ray_validate import validate_ray_config
 from provisioner.refs import AwsRefs
-from provisioner.spec import SPEC_CLASSES, load_spec_text
+from provisioner.spec import load_spec_text
 from tests.support.specs import AWS, AZURE, GCP, LOCAL
 
 CTX = CompileContext(state_dir=Path("/home/op/.rlcloud/clusters/x"))
@@ -220,7 +221,7 @@ def cloud_specs(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cloud_specs())
 def test_generated_specs_compile_to_configs_ray_accepts(data: dict[str, Any]) -> None:
-    spec = SPEC_CLASSES[data["cloud"]].model_validate(data)
+    spec = driver_for(data["cloud"]).spec_class.model_validate(data)
     config = compile_cluster(spec, CTX)
     prepared = validate_ray_config(config)
     assert prepared["max_workers"] == sum(g["max_nodes"] for g in data["node_groups"].values())

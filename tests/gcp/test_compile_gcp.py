@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioner.compile import CompileContext, compile_cluster, find_pending
+from provisioner.compile import CompileContext, find_pending
+from provisioner.drivers import compile_cluster
 from provisioner.errors import SpecError
 from provisioner.images import GCP_GPU_IMAGE
 from provisioner.ray_validate import validate_ray_config

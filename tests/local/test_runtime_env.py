@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from provisioner.jobs.runtime_env import DEFAULT_EXCLUDES, build_runtime_env, runtime_package_dir
+from provisioner.jobs.runtime_env import DEFAULT_EXCLUDES, build_runtime_env, package_dir
 
 
 def test_remote_cluster_gets_an_upload_with_excludes_and_the_runtime_package(tmp_path: Path) -> None:
     env = build_runtime_env(tmp_path, {"A": "1"}, ["data/"], "s3://b/p", "c1")
     assert env["working_dir"] == str(tmp_path)
     assert env["excludes"] == DEFAULT_EXCLUDES + ["data/"]
-    assert env["py_modules"] == [str(runtime_package_dir())]
+    # The runtime and the contract it shares with rlcloud: all a node needs of ours.
+    assert env["py_modules"] == [str(package_dir("runtime")), str(package_dir("rlcloud_contract"))]
+    assert (Path(env["py_modules"][1]) / "storage_uri.py").is_file()
     assert env["env_vars"] == {"RLCLOUD_CLUSTER": "c1", "RLCLOUD_CHECKPOINT_URI": "s3://b/p", "A": "1"}
 
 
-def test_working_dir_with_its_own_runtime_package_ships_no_second_copy(tmp_path: Path) -> None:
+def test_working_dir_with_its_own_packages_ships_no_second_copy(tmp_path: Path) -> None:
     (tmp_path / "runtime").mkdir()
     (tmp_path / "runtime" / "__init__.py").write_text("")
+    assert build_runtime_env(tmp_path, {}, [], None, None)["py_modules"] == [str(package_dir("rlcloud_contract"))]
+    (tmp_path / "rlcloud_contract").mkdir()
+    (tmp_path / "rlcloud_contract" / "__init__.py").write_text("")
     assert "py_modules" not in build_runtime_env(tmp_path, {}, [], None, None)
 
 

@@ -8,9 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from provisioner.api.spec_ops import Template, templates
+from provisioner.drivers import driver_for
 from provisioner.errors import SpecError
 from provisioner.spec import load_spec_text
-from rlcloud_contract.storage_uri import SCHEMES, StorageLocation, allowed_schemes, parse_uri
+from rlcloud_contract.storage_uri import SCHEMES, StorageLocation, parse_uri
 from runtime.config import RayRuntimeConfig
 from runtime.storage.base import BACKENDS
 from tests.support.specs import AWS, AZURE, GCP, LOCAL
@@ -63,7 +64,7 @@ def test_every_scheme_has_a_runtime_backend() -> None:
 
 
 def test_which_clouds_may_use_which_scheme() -> None:
-    assert {cloud: allowed_schemes(cloud) for cloud in ("aws", "gcp", "azure", "local")} == {
+    assert {cloud: list(driver_for(cloud).checkpoint_schemes) for cloud in ("aws", "gcp", "azure", "local")} == {
         "aws": ["s3"],
         "gcp": ["gs", "s3"],
         "azure": ["az", "s3"],
@@ -114,4 +115,4 @@ def test_every_templates_checkpoint_uri_loads_in_the_runtime(template: Template)
         return
     config = RayRuntimeConfig(checkpoint_uri=uri)
     assert config.checkpoint_uri == parse_uri(uri).uri
-    assert spec.storage.scheme in allowed_schemes(spec.cloud)
+    assert spec.storage.scheme in driver_for(spec.cloud).checkpoint_schemes
