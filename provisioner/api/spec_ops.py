@@ -163,7 +163,7 @@ def catalog(cloud: str, gpu: str | None = None) -> list[CatalogRow]:
     if driver is None:
         raise UsageError(f"unknown cloud {cloud!r}", hint=f"one of: {', '.join(with_catalog)}")
     label = driver.fast_networking_label or (lambda _: "-")
-    types = sorted(get_catalog(cloud).types.values(), key=lambda t: (t.gpu_model or "", t.gpu_count, t.name))  # type: ignore[arg-type]
+    types = sorted(get_catalog(cloud).types.values(), key=lambda t: (t.gpu_model or "", t.gpu_count, t.name))
     if gpu:
         types = [t for t in types if t.gpu_model == canonical_gpu(gpu)]
     return [CatalogRow(type=t, fast_networking=label(t)) for t in types]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import yaml
 
@@ -38,7 +39,7 @@ START_LOG_FILE = "ray-start.log"
 HEAD_START_TIMEOUT_S = 180.0
 
 
-def _config_for(spec: ClusterSpecBase, runtime: LocalRuntime) -> dict:
+def _config_for(spec: ClusterSpecBase, runtime: LocalRuntime) -> dict[str, Any]:
     ctx = CompileContext.for_cluster(spec.name)
     return compile_cluster(spec, ctx, LocalRefs(gcs_port=runtime.gcs_port, dashboard_port=runtime.dashboard_port))
 

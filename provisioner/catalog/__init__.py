@@ -23,7 +23,8 @@ def _read(name: str) -> Any:
 
 @cache
 def _prices() -> dict[str, Any]:
-    return _read("prices.json")
+    prices: dict[str, Any] = _read("prices.json")
+    return prices
 
 
 def spot_discount(cloud: Cloud) -> float:

@@ -33,4 +33,5 @@ def public_ip() -> str:
 def resolve_ssh_cidrs(value: object) -> list[str]:
     if value == "auto":
         return [f"{public_ip()}/32"]
-    return [str(c) for c in value]  # type: ignore[union-attr]
+    assert isinstance(value, (list, tuple)), f"ssh_cidrs is 'auto' or a list, got {value!r}"
+    return [str(c) for c in value]

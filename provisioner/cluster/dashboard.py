@@ -55,7 +55,8 @@ class DashboardEndpoint:
 
     def cluster_status(self) -> dict[str, Any]:
         """The autoscaler's own report (what `ray status` prints), as data."""
-        return self.get_json("/api/cluster_status").get("data", {})
+        status: dict[str, Any] = self.get_json("/api/cluster_status").get("data", {})
+        return status
 
     def jobs(self) -> list[dict[str, Any]]:
         return self.get_json("/api/jobs/") or []

@@ -133,7 +133,8 @@ def spec_adapter() -> TypeAdapter[Any]:
     """The cluster spec as pydantic sees it: the union of every driver's spec class, told apart
     by `cloud` (used for the JSON Schema; loading validates the chosen class directly)."""
     classes = tuple(driver.spec_class for driver in all_drivers())
-    return TypeAdapter(Annotated[Union[classes], Field(discriminator="cloud")])  # noqa: UP007 (a union built at run time)
+    union: Any = Union[classes]  # noqa: UP007 (a union built at run time, of however many drivers there are)
+    return TypeAdapter(Annotated[union, Field(discriminator="cloud")])
 
 
 def driver_for(cloud: str) -> Driver:

@@ -59,7 +59,7 @@ def submit(endpoint: DashboardEndpoint, request: SubmitRequest) -> str:
         kwargs["submission_id"] = request.name
         kwargs["metadata"] = {"rlcloud_name": request.name}
     try:
-        return client.submit_job(**kwargs)
+        return str(client.submit_job(**kwargs))
     except Exception as exc:
         text = str(exc)
         if request.name and "already exists" in text:
@@ -124,7 +124,7 @@ def list_jobs(endpoint: DashboardEndpoint) -> list[Any]:
 def logs(endpoint: DashboardEndpoint, job_id: str) -> str:
     client = job_client(endpoint)
     try:
-        return client.get_job_logs(job_id)
+        return str(client.get_job_logs(job_id))
     except RuntimeError as exc:
         raise ClusterError(f"no job {job_id!r} on this cluster ({str(exc).strip().splitlines()[-1]})") from None
 

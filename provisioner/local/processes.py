@@ -53,7 +53,7 @@ def find_cluster_processes(temp_dir: str, gcs_port: int) -> list[psutil.Process]
 
 def _alive(proc: psutil.Process) -> bool:
     try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        return bool(proc.is_running()) and proc.status() != psutil.STATUS_ZOMBIE
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
 

@@ -7,14 +7,11 @@ one pass rather than one per run. It runs from the spec model's after-validator.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from provisioner.catalog import get_catalog
 from provisioner.drivers import all_drivers, driver_for
+from provisioner.spec.models import CloudClusterSpec, ClusterSpecBase
 from provisioner.spec.resolve import ResolutionError, resolve_instance, resolve_nodes
-
-if TYPE_CHECKING:
-    from provisioner.spec.models import ClusterSpecBase
 
 PathT = tuple[str | int, ...]
 
@@ -35,11 +32,11 @@ class SpecRuleViolations(Exception):
 
 
 def _location_issues(spec: ClusterSpecBase) -> list[RuleIssue]:
-    if not driver_for(spec.cloud).catalog:
+    if not isinstance(spec, CloudClusterSpec):
         return []
-    catalog = get_catalog(spec.cloud)  # type: ignore[arg-type]
-    region = spec.region  # type: ignore[attr-defined]
-    zone = spec.zone  # type: ignore[attr-defined]
+    catalog = get_catalog(spec.cloud)
+    region = spec.region
+    zone = spec.zone
     if region not in catalog.regions:
         import difflib
 
@@ -136,20 +133,20 @@ def check_spec(spec: ClusterSpecBase) -> list[RuleIssue]:
 def spec_warnings(spec: ClusterSpecBase) -> list[str]:
     """Things that are allowed but probably not what the user wants."""
     warnings: list[str] = []
-    if driver_for(spec.cloud).catalog:
-        network = spec.network  # type: ignore[attr-defined]
+    if isinstance(spec, CloudClusterSpec):
+        network = spec.network
         if network.public_ssh:
             warnings.append("network.ssh_cidrs allows SSH from 0.0.0.0/0 (the whole internet)")
         nodes = resolve_nodes(spec)
         if network.placement != "none" and not any(n.placement for n in nodes):
             warnings.append(f"network.placement is {network.placement!r} but no node group joins it (no GPU groups)")
-        zone = spec.zone  # type: ignore[attr-defined]
+        zone = spec.zone
         for node in nodes:
             inst = node.instance
             if inst is not None and inst.zones and zone and zone not in inst.zones:
                 where = "head" if node.is_head else f"node_groups.{node.group}"
                 warnings.append(
                     f"{where}: {inst.name} is not offered in {zone} according to the catalog snapshot "
-                    f"(offered in: {', '.join(z for z in inst.zones if z.startswith(spec.region)) or 'no zone of ' + spec.region})"  # type: ignore[attr-defined]
+                    f"(offered in: {', '.join(z for z in inst.zones if z.startswith(spec.region)) or 'no zone of ' + spec.region})"
                 )
     return warnings

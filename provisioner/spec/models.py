@@ -429,6 +429,9 @@ def _placement_word(cloud: str) -> Any:
 class _CloudNetwork(SpecModel):
     """Firewall and fast-networking choices common to the three clouds."""
 
+    # Each cloud narrows it to a Literal of its own word (the driver's `placement_word`) and 'none'.
+    placement: Annotated[str, Field(description="Pack GPU groups close together: the cloud's placement word, or 'none'.")] = "none"
+
     ssh_cidrs: Annotated[
         SshCidrs,
         Field(
@@ -681,7 +684,12 @@ class ClusterSpecBase(SpecModel):
         return [("head", self.head), *self.node_groups.items()]
 
 
-class _CloudClusterSpec(ClusterSpecBase):
+class CloudClusterSpec(ClusterSpecBase):
+    """Fields of every cloud cluster (AWS, GCP, Azure); each narrows `network` to its own."""
+
+    region: Annotated[str, Field(description="The cloud's region.")]
+    zone: Annotated[str | None, Field(description="Zone in `region`.")] = None
+    network: Annotated[_CloudNetwork, Field(description="Firewall, fast networking and placement.")]
     head: Annotated[HeadSpec, Field(description="The head node.")] = HeadSpec()
     node_groups: Annotated[
         dict[str, NodeGroupSpec],
@@ -690,7 +698,7 @@ class _CloudClusterSpec(ClusterSpecBase):
     ssh_user: Annotated[str, Field(description="Login user of the image.", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "ubuntu"
 
 
-class AwsClusterSpec(_CloudClusterSpec):
+class AwsClusterSpec(CloudClusterSpec):
     """A cluster on AWS EC2."""
 
     cloud: Annotated[Literal["aws"], Field(description="aws")]
@@ -703,7 +711,7 @@ class AwsClusterSpec(_CloudClusterSpec):
     identity: Annotated[AwsIdentity, Field(description="IAM identity of the nodes.")] = AwsIdentity()
 
 
-class GcpClusterSpec(_CloudClusterSpec):
+class GcpClusterSpec(CloudClusterSpec):
     """A cluster on Google Compute Engine."""
 
     cloud: Annotated[Literal["gcp"], Field(description="gcp")]
@@ -717,7 +725,7 @@ class GcpClusterSpec(_CloudClusterSpec):
     identity: Annotated[GcpIdentity, Field(description="Service account of the nodes.")] = GcpIdentity()
 
 
-class AzureClusterSpec(_CloudClusterSpec):
+class AzureClusterSpec(CloudClusterSpec):
     """A cluster on Azure."""
 
     cloud: Annotated[Literal["azure"], Field(description="azure")]

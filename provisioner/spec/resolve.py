@@ -6,13 +6,11 @@ raw spec, so every cloud applies the same defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provisioner.catalog import InstanceType, get_catalog
 from provisioner.drivers import FastNetworkingChoice, driver_for
-
-if TYPE_CHECKING:
-    from provisioner.spec.models import ClusterSpecBase
+from provisioner.spec.models import CloudClusterSpec, ClusterSpecBase
 
 # Ray's fake_multinode provider hard-codes this head type name; we use it on every cloud
 # so the local cluster and cloud clusters have the same node type names.
@@ -74,7 +72,7 @@ class ResolvedNode:
 
 def resolve_instance(cloud: str, node: Any, path: tuple[str, ...], *, is_head: bool) -> InstanceType:
     """The instance type a cloud node spec asks for, by name, by accelerators, or the default head."""
-    catalog = get_catalog(cloud)  # type: ignore[arg-type]
+    catalog = get_catalog(cloud)
     by_name: InstanceType | None = None
     if node.instance_type is not None:
         by_name = catalog.get(node.instance_type)
@@ -113,6 +111,7 @@ def _canonical(name: str) -> str:
 
 def _fast_networking(spec: ClusterSpecBase, node: Any, inst: InstanceType, path: tuple[str, ...], is_head: bool) -> bool:
     """Decide EFA / gVNIC / accelerated networking for one node type; raise when 'on' cannot be met."""
+    assert isinstance(spec, CloudClusterSpec), "only clouds with a catalog resolve instance types"
     group_setting = None if is_head else node.fast_networking
     setting = group_setting or spec.network.fast_networking
     where = (*path, "fast_networking") if group_setting else ("network", "fast_networking")
@@ -128,6 +127,7 @@ def _group_label(path: tuple[str, ...]) -> str:
 
 
 def _placement(spec: ClusterSpecBase, node: Any, inst: InstanceType, path: tuple[str, ...], is_head: bool) -> bool:
+    assert isinstance(spec, CloudClusterSpec), "only clouds with a catalog resolve instance types"
     if is_head:
         return False
     if spec.network.placement == "none":

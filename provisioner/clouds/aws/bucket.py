@@ -152,7 +152,7 @@ def ensure(s3: Any, cluster: str, bucket: str, region: str, found: Inspection, r
 
 def is_ours(s3: Any, cluster: str, bucket: str) -> bool:
     tagging = or_none(s3.get_bucket_tagging, "NoSuchTagSet", "NoSuchBucket", Bucket=bucket)
-    return bool(tagging) and tags.is_ours(tagging["TagSet"], cluster)
+    return tagging is not None and bool(tagging) and tags.is_ours(tagging["TagSet"], cluster)
 
 
 def delete(s3: Any, bucket: str) -> None:

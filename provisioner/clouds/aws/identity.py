@@ -41,7 +41,8 @@ def _current_policy(iam: Any, role_name: str) -> dict[str, Any] | None:
     if answer is None:
         return None
     doc = answer["PolicyDocument"]
-    return json.loads(doc) if isinstance(doc, str) else doc
+    parsed: dict[str, Any] = json.loads(doc) if isinstance(doc, str) else doc
+    return parsed
 
 
 def inspect_role(iam: Any, cluster: str, ident: NodeIdentity, policy: Any) -> Inspection:
@@ -147,7 +148,7 @@ def user_profile_arn(iam: Any, profile: str) -> str:
         found = _get(iam.get_instance_profile, InstanceProfileName=name)
     if found is None:
         raise CloudError(f"instance profile {name} (identity.instance_profile) does not exist")
-    return found["InstanceProfile"]["Arn"]
+    return str(found["InstanceProfile"]["Arn"])
 
 
 def delete_profile(iam: Any, name: str) -> None:

@@ -31,7 +31,7 @@ def _default_vpc(ec2: Any, region: str) -> str:
             f"region {region} has no default VPC",
             hint="name an existing VPC and subnet in the spec (network.vpc_id, network.subnet_id)",
         )
-    return vpcs[0]["VpcId"]
+    return str(vpcs[0]["VpcId"])
 
 
 def _rank(subnet: dict[str, Any]) -> tuple[bool, bool, int]:

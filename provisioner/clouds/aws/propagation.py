@@ -12,13 +12,14 @@ instead of minutes into `ray up`.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from typing import Any
 
 from provisioner.clouds.aws.errors import error_code, error_message, to_cloud_error
-from provisioner.clouds.aws.retry import retry_while
 from provisioner.errors import CloudError
 from provisioner.progress import Progress
+from provisioner.retry import retry_while
 
 BUDGET_S = 120.0
 
@@ -66,7 +67,7 @@ def wait_until_launchable(ec2: Any, request: dict[str, Any], profile_arns: list[
             progress.waiting(f"EC2 does not see instance profile {arn.rsplit('/', 1)[-1]} yet (IAM propagation); retrying")
 
         try:
-            retry_while(lambda probe=probe: _dry_run(ec2, probe), _is_propagation_error, budget_s=BUDGET_S, on_retry=note)
+            retry_while(functools.partial(_dry_run, ec2, probe), _is_propagation_error, budget_s=BUDGET_S, on_retry=note)
         except _NotYet as exc:
             raise CloudError(
                 f"EC2 still does not accept instance profile {arn} after {BUDGET_S:.0f} s: {exc}",

@@ -127,7 +127,7 @@ def ensure(ec2: Any, cluster: str, vpc_id: str, ssh_cidrs: list[str], found: Ins
         record(CloudResource(kind=SECURITY_GROUP, id=group_id, extra={"vpc_id": vpc_id, "name": name}))
     have, want = current_rules(group), desired_rules(group_id, ssh_cidrs)
     _apply_rules(ec2, group_id, name, add=want - have, remove=have - want)
-    return group_id
+    return str(group_id)
 
 
 def _apply_rules(ec2: Any, group_id: str, name: str, *, add: set[Rule], remove: set[Rule]) -> None:

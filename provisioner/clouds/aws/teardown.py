@@ -21,10 +21,10 @@ from provisioner.clouds.aws import bucket, identity, keypair, placement, securit
 from provisioner.clouds.aws import inspection as kind
 from provisioner.clouds.aws.errors import error_code, to_cloud_error
 from provisioner.clouds.aws.inventory import Found
-from provisioner.clouds.aws.retry import retry_while
 from provisioner.clouds.aws.session import AwsSession
 from provisioner.naming import AWS_NODE_POLICY_NAME
 from provisioner.progress import Progress
+from provisioner.retry import retry_while
 
 STAGES: list[set[str]] = [
     {kind.INSTANCE, kind.SPOT_REQUEST, kind.BUCKET},
