@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -675,9 +676,10 @@ class ClusterSpecBase(SpecModel):
             raise SpecRuleViolations(issues)
         return self
 
-    # Filled in by subclasses; declared here for type checkers.
-    head: Any
-    node_groups: Any
+    # Every target has a head and named worker groups; each spec class narrows them to its
+    # own node types (cloud instance types, or simulated local nodes).
+    head: Annotated[_NodeFields, Field(description="The head node.")]
+    node_groups: Annotated[Mapping[str, _GroupScaling], Field(description="Worker node groups by name.")] = {}
 
     def group_items(self) -> list[tuple[str, Any]]:
         """(name, spec) of every node type, head first."""
