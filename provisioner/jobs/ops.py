@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,17 +69,32 @@ def submit(endpoint: DashboardEndpoint, request: SubmitRequest) -> str:
 
 
 def follow_logs(endpoint: DashboardEndpoint, job_id: str, write: Callable[[str], None]) -> None:
-    """Stream the job's logs until it ends (Ray closes the stream at a terminal state)."""
+    """Stream the job's logs until it ends (Ray closes the stream at a terminal state).
+
+    The stream runs on a daemon thread while this (the main) thread waits in short joins, so a
+    Ctrl-C always reaches the caller as KeyboardInterrupt at once. Inside `asyncio.run` it
+    depends on the stream's coroutine being cancelled promptly, which under load it sometimes
+    was not: the CLI then kept following a job the user had asked to stop."""
     client = job_client(endpoint)
+    failure: list[BaseException] = []
 
     async def pump() -> None:
         async for chunk in client.tail_job_logs(job_id):
             write(chunk)
 
-    try:
-        asyncio.run(pump())
-    except RuntimeError as exc:
-        if "does not exist" in str(exc):
+    def run() -> None:
+        try:
+            asyncio.run(pump())
+        except BaseException as exc:  # handed to the main thread below
+            failure.append(exc)
+
+    reader = threading.Thread(target=run, name=f"logs-{job_id}", daemon=True)
+    reader.start()
+    while reader.is_alive():
+        reader.join(0.2)
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, RuntimeError) and "does not exist" in str(exc):
             raise ClusterError(f"no job {job_id!r} on this cluster") from None
         raise ClusterError(f"lost the log stream of {job_id}: {exc}") from None
 
