@@ -19,7 +19,7 @@ BOX_PACKAGES := openssh-server openssh-client rsync nftables iproute2
 help:
 	@echo "make demo   - set up, then run the RL job on a local autoscaling Ray cluster"
 	@echo "make test   - set up, then run the test suite"
-	@echo "make lint   - ruff (format and lint) and mypy: strict on provisioner/, checked on runtime/"
+	@echo "make lint   - ruff (format and lint) and mypy: strict on provisioner/ and rlcloud_contract/, checked on runtime/"
 	@echo "make bench  - set up, then run the benchmarks (numbers to stdout and .bench/)"
 
 $(PY):
@@ -52,7 +52,7 @@ test: $(DEPS) box-tools
 lint: $(DEPS)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy --strict provisioner
+	$(VENV)/bin/mypy --strict provisioner rlcloud_contract
 	$(VENV)/bin/mypy --check-untyped-defs runtime
 
 bench: $(DEPS)
