@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from provisioner import naming
-from provisioner.clouds.aws import provisioner as aws_provisioner
+from provisioner.clouds.aws.lifecycle import AwsProvisioner
 from provisioner.clouds.base import ProvisionContext
 from provisioner.progress import Progress
 from provisioner.spec import load_spec
@@ -103,7 +103,7 @@ def test_ray_launches_with_our_resources_and_down_sweeps_everything(aws: AwsAcco
     live = instance_ids(aws, "t-aws")
     assert set(live) == set(head + learners + samplers)
     ctx = ProvisionContext(spec=load_spec(spec_path), state=load_state("t-aws"), progress=Progress.silent())  # type: ignore[arg-type]
-    assert aws_provisioner().head_address(ctx) == live[head[0]]["PrivateIpAddress"]  # EFA cluster: private IPs
+    assert AwsProvisioner().head_address(ctx) == live[head[0]]["PrivateIpAddress"]  # EFA cluster: private IPs
 
     down = run_cli("down", str(spec_path), "--yes", "--purge-storage")
     assert down.code == 0, down.text
@@ -112,4 +112,4 @@ def test_ray_launches_with_our_resources_and_down_sweeps_everything(aws: AwsAcco
     assert "stopping Ray (`ray down`)" in down.text
     assert {i["State"]["Name"] for i in instance_ids(aws, "t-aws").values()} == {"terminated"}
     assert leftovers(aws, "t-aws") == []
-    assert aws_provisioner().head_address(ctx) is None
+    assert AwsProvisioner().head_address(ctx) is None

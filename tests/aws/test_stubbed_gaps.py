@@ -13,16 +13,21 @@ import pytest
 from botocore.stub import Stubber
 
 from provisioner.clouds.aws import placement
+from provisioner.clouds.aws.errors import ERRORS
 from provisioner.clouds.aws.images import resolve_images
 from provisioner.clouds.aws.instance_types import check_node_types
 from provisioner.clouds.aws.propagation import launch_request, wait_until_launchable
+from provisioner.clouds.base import ProvisionContext
+from provisioner.clouds.reconcile import Reconciler
 from provisioner.compile.aws import node_config
 from provisioner.errors import CloudError
 from provisioner.images import AWS_IMAGE_ALIASES
 from provisioner.progress import Progress
 from provisioner.refs import AwsRefs
 from provisioner.spec import load_spec
+from provisioner.spec.load import load_spec_text
 from provisioner.spec.resolve import resolve_nodes
+from provisioner.state import ClusterState
 from tests.support.specs import AWS
 
 DLAMI_PARAM = AWS_IMAGE_ALIASES["deep-learning-base"]
@@ -142,6 +147,11 @@ def test_a_missing_public_parameter_names_the_alias(clients: Any) -> None:
     assert "'default'" in str(missing.value) and "ami-" in str(missing.value.hint)
 
 
+def _engine(apply: bool) -> Reconciler:
+    ctx = ProvisionContext(spec=load_spec_text("name: c\ncloud: local\n"), state=ClusterState(name="c", cloud="aws"), progress=Progress.silent())
+    return Reconciler(ctx=ctx, errors=ERRORS, apply=apply, region="us-west-2")
+
+
 def test_placement_group_requests(clients: Any) -> None:
     (ec2, ec2_stub), _ = clients
     ec2_stub.add_client_error(
@@ -150,33 +160,34 @@ def test_placement_group_requests(clients: Any) -> None:
         "The Placement Group 'rlcloud-c' is unknown.",
         expected_params={"GroupNames": ["rlcloud-c"]},
     )
-    found = placement.inspect(ec2, "c")
-    assert found.action == "create"
     tags = [{"Key": "rlcloud-cluster", "Value": "c"}, {"Key": "rlcloud-managed", "Value": "true"}]
     ec2_stub.add_response(
         "create_placement_group",
         {"PlacementGroup": {"GroupName": "rlcloud-c", "Strategy": "cluster", "State": "available", "Tags": tags}},
         {"GroupName": "rlcloud-c", "Strategy": "cluster", "TagSpecifications": [{"ResourceType": "placement-group", "Tags": tags}]},
     )
-    recorded: list[Any] = []
-    placement.ensure(ec2, "c", found, recorded.append)
-    assert [(r.kind, r.id) for r in recorded] == [("placement_group", "rlcloud-c")]
+    engine = _engine(apply=True)
+    engine.ensure(placement.declare(ec2, "c", "us-west-2"))
+    assert engine.planned[-1].action == "create"
+    assert [(r.kind, r.id) for r in engine.ctx.state.resources] == [("placement_group", "rlcloud-c")]
     ec2_stub.add_response(
         "describe_placement_groups",
         {"PlacementGroups": [{"GroupName": "rlcloud-c", "Strategy": "spread", "Tags": tags}]},
         {"GroupNames": ["rlcloud-c"]},
     )
     with pytest.raises(CloudError, match="strategy spread"):
-        placement.inspect(ec2, "c")
+        _engine(apply=False).ensure(placement.declare(ec2, "c", "us-west-2"))
     ec2_stub.add_response(
         "describe_placement_groups",
         {"PlacementGroups": [{"GroupName": "rlcloud-c", "Strategy": "cluster", "Tags": []}]},
         {"GroupNames": ["rlcloud-c"]},
     )
     with pytest.raises(CloudError, match="rlcloud did not create it"):
-        placement.inspect(ec2, "c")
+        _engine(apply=False).ensure(placement.declare(ec2, "c", "us-west-2"))
     ec2_stub.add_response("delete_placement_group", {}, {"GroupName": "rlcloud-c"})
-    placement.delete(ec2, "rlcloud-c")
+    delete = placement.declare(ec2, "c", "us-west-2").delete
+    assert delete is not None
+    delete({"GroupName": "rlcloud-c"})
 
 
 PROFILE = "arn:aws:iam::123456789012:instance-profile/rlcloud-c-head"

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 from moto import mock_aws
 
-from provisioner.clouds.aws.errors import to_cloud_error
+from provisioner.clouds.aws.errors import ERRORS
 from provisioner.clouds.aws.network import resolve_network
 from provisioner.clouds.aws.policies import Checkpoints, checkpoint_statements, worker_policy
 from provisioner.clouds.aws.session import MAX_ATTEMPTS, AwsSession
@@ -60,14 +60,16 @@ def _client_error(code: str, message: str = "m") -> ClientError:
     ],
 )
 def test_aws_errors_say_what_failed_in_aws_words_and_what_to_do(code: str, advice: str) -> None:
-    error = to_cloud_error(_client_error(code, "AWS's own words"), "creating security group rlcloud-x")
+    error = ERRORS.translate(_client_error(code, "AWS's own words"), "creating security group rlcloud-x")
+    assert error is not None
     assert error.exit_code == 1
     assert str(error).startswith(f"creating security group rlcloud-x: AWS said {code}: AWS's own words")
     assert advice in (error.hint or "") and "rlcloud down" in (error.hint or "")
 
 
 def test_no_credentials_is_a_cloud_error() -> None:
-    error = to_cloud_error(NoCredentialsError(), "looking up key pair")
+    error = ERRORS.translate(NoCredentialsError(), "looking up key pair")
+    assert error is not None
     assert "no AWS credentials" in error.message and "aws configure" in (error.hint or "")
 
 

@@ -6,18 +6,21 @@ modified, never deleted, not even by `down --purge-storage`.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from provisioner.clouds.aws import tags
-from provisioner.clouds.aws.errors import aws_errors, or_none
-from provisioner.clouds.aws.inspection import BUCKET, Inspection, Recorder
+from provisioner.clouds.aws.errors import ERRORS, unless_missing
+from provisioner.clouds.errors import AuthFailed
+from provisioner.clouds.reconcile import Resource
 from provisioner.errors import CloudError
-from provisioner.state import CloudResource
+
+KIND = "bucket"
 
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]}
 ENCRYPTED_WITH = {"AES256", "aws:kms", "aws:kms:dsse"}  # any default encryption is kept as is
-MISSING = ("404", "NoSuchBucket", "NotFound")
 TLS_ONLY_SID = "rlcloud-deny-insecure-transport"
 
 
@@ -39,8 +42,6 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
 
 
 def _has_tls_only(policy_text: str | None) -> bool:
-    import json
-
     if not policy_text:
         return False
     statements = json.loads(policy_text).get("Statement", [])
@@ -51,10 +52,10 @@ def _has_tls_only(policy_text: str | None) -> bool:
 
 def _settings(s3: Any, bucket: str) -> dict[str, Any]:
     """Each setting rlcloud manages, as S3 reports it (None when unset)."""
-    tagging = or_none(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=bucket)
-    block = or_none(s3.get_public_access_block, "NoSuchPublicAccessBlockConfiguration", Bucket=bucket)
-    encryption = or_none(s3.get_bucket_encryption, "ServerSideEncryptionConfigurationNotFoundError", Bucket=bucket)
-    policy = or_none(s3.get_bucket_policy, "NoSuchBucketPolicy", Bucket=bucket)
+    tagging = unless_missing(lambda: s3.get_bucket_tagging(Bucket=bucket))
+    block = unless_missing(lambda: s3.get_public_access_block(Bucket=bucket))
+    encryption = unless_missing(lambda: s3.get_bucket_encryption(Bucket=bucket))
+    policy = unless_missing(lambda: s3.get_bucket_policy(Bucket=bucket))
     return {
         "tags": tagging["TagSet"] if tagging else [],
         "block": block["PublicAccessBlockConfiguration"] if block else None,
@@ -64,9 +65,12 @@ def _settings(s3: Any, bucket: str) -> dict[str, Any]:
     }
 
 
+UNSET: dict[str, Any] = {"tags": [], "block": None, "encryption": None, "versioning": None, "policy": None}
+
+
 def _drift(settings: dict[str, Any], cluster: str) -> list[str]:
     changes = []
-    if not tags.is_ours(settings["tags"], cluster):
+    if not tags.say_ours(settings["tags"], cluster):
         changes.append("tag it")
     if settings["block"] != BLOCK_ALL:
         changes.append("block all public access")
@@ -80,87 +84,104 @@ def _drift(settings: dict[str, Any], cluster: str) -> list[str]:
     return changes
 
 
-def exists(s3: Any, bucket: str) -> bool:
-    from botocore.exceptions import ClientError
+def _configure(s3: Any, cluster: str, bucket: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Set what `_drift` finds missing; return the settings as they are now."""
+    changes = _drift(settings, cluster)
+    if "tag it" in changes:
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags.cluster_tags(cluster)})
+    if "block all public access" in changes:
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=BLOCK_ALL)
+    if "default encryption" in changes:
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
+    if "versioning on" in changes:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    if "TLS only" in changes:
+        # After the public access block: a Deny-only policy is not "public", so it is accepted.
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)))
+    return {**settings, "tags": tags.cluster_tags(cluster), "block": BLOCK_ALL, "versioning": "Enabled"}
 
+
+def read(s3: Any, bucket: str) -> dict[str, Any] | None:
+    """The bucket's settings; None when no bucket has that name. A bucket of another account
+    (names are global) stops here: it is never rlcloud's to use, change or delete."""
     try:
-        s3.head_bucket(Bucket=bucket)
-        return True
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in MISSING:
-            return False
-        if code in ("403", "AccessDenied", "Forbidden"):
+        s3.head_bucket(Bucket=bucket)  # "404": absent, to the reconciler
+    except Exception as exc:
+        if ERRORS.is_kind(exc, AuthFailed):
             raise CloudError(
                 f"bucket {bucket} exists but this AWS account may not use it (S3 bucket names are global)",
                 hint="pick another bucket name in storage.checkpoint_uri, or get access to it",
             ) from None
         raise
+    return _settings(s3, bucket)
 
 
-def inspect(s3: Any, cluster: str, bucket: str, *, create: bool, recorded_ours: bool) -> Inspection:
-    """`recorded_ours`: the cluster state says rlcloud created it (its tags may not be set yet
-    if `up` stopped right after CreateBucket)."""
-    with aws_errors(f"looking up bucket {bucket}"):
-        if not exists(s3, bucket):
-            if create:
-                return Inspection(BUCKET, bucket, "create", "public access blocked, encrypted, versioned, TLS only")
-            raise CloudError(
-                f"checkpoint bucket {bucket} does not exist",
-                hint="create it, or set storage.create_bucket: true to let rlcloud create it",
-            )
-        settings = _settings(s3, bucket)
-    if not (recorded_ours or tags.is_ours(settings["tags"], cluster)):
-        return Inspection(BUCKET, bucket, "use", "not created by rlcloud: used as is, never modified or deleted", current=settings)
-    found = Inspection(BUCKET, bucket, "keep", current=settings)
-    found.changes = _drift(settings, cluster)
-    if found.changes:
-        found.action = "update"
-    return found
+def _read_once(s3: Any, bucket: str, known: dict[str, Any] | None) -> Callable[[], dict[str, Any] | None]:
+    """`read`, answered the first time by `known` when given (read moments ago)."""
+    cached = [known] if known is not None else []
+
+    def read_now() -> dict[str, Any] | None:
+        return cached.pop() if cached else read(s3, bucket)
+
+    return read_now
 
 
-def ensure(s3: Any, cluster: str, bucket: str, region: str, found: Inspection, record: Recorder) -> None:
-    if found.action == "use":
-        record(CloudResource(kind=BUCKET, id=bucket, created=False))
-        return
-    if found.action == "create":
-        config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        with aws_errors(f"creating bucket {bucket}"):
-            s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerEnforced", **config)
-    # Recorded before its settings: if one of them fails, the next `up` knows the bucket
-    # is ours and finishes it, and `down --purge-storage` may delete it.
-    record(CloudResource(kind=BUCKET, id=bucket, created=True))
-    if found.action == "keep":
-        return
-    settings = found.current or {"tags": [], "block": None, "encryption": None, "versioning": None, "policy": None}
-    changes = _drift(settings, cluster)
-    with aws_errors(f"configuring bucket {bucket}"):
-        if "tag it" in changes:
-            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags.cluster_tags(cluster)})
-        if "block all public access" in changes:
-            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=BLOCK_ALL)
-        if "default encryption" in changes:
-            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
-        if "versioning on" in changes:
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        if "TLS only" in changes:
-            # After the public access block: a Deny-only policy is not "public", so it is accepted.
-            import json
-
-            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_only_policy(bucket)))
-
-
-def is_ours(s3: Any, cluster: str, bucket: str) -> bool:
-    tagging = or_none(s3.get_bucket_tagging, "NoSuchTagSet", "NoSuchBucket", Bucket=bucket)
-    return tagging is not None and bool(tagging) and tags.is_ours(tagging["TagSet"], cluster)
-
-
-def delete(s3: Any, bucket: str) -> None:
+def _delete(s3: Any, bucket: str) -> None:
     """Every object version and delete marker (versioning is on), then the bucket."""
-    if not exists(s3, bucket):
-        return
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         for start in range(0, len(doomed), 1000):  # DeleteObjects takes at most 1000
             s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
     s3.delete_bucket(Bucket=bucket)
+
+
+def declare(
+    s3: Any,
+    cluster: str,
+    bucket: str,
+    region: str,
+    *,
+    recorded: bool,
+    record_now: Callable[[str, dict[str, Any]], None] | None = None,
+    kept_on_down: str | None = None,
+    known: dict[str, Any] | None = None,
+) -> Resource[dict[str, Any]]:
+    """The checkpoint bucket rlcloud creates (storage.create_bucket), or finds it made.
+
+    `recorded`: the cluster state says rlcloud created it. That makes it ours even untagged:
+    `up` may have stopped between CreateBucket and PutBucketTagging, which is why the bucket
+    is recorded (`record_now`) before any of its settings is set. `known`: its settings when
+    just read (the reconciler's first read returns them instead of asking S3 again)."""
+
+    def create() -> dict[str, Any]:
+        config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, ObjectOwnership="BucketOwnerEnforced", **config)
+        if record_now is not None:
+            record_now(bucket, {})
+        return _configure(s3, cluster, bucket, UNSET)
+
+    return Resource(
+        kind=KIND,
+        name=bucket,
+        read=_read_once(s3, bucket, known),
+        create=create,
+        update=lambda settings: _configure(s3, cluster, bucket, settings),
+        delete=lambda _: _delete(s3, bucket),
+        drift=lambda settings: "; ".join(_drift(settings, cluster)) or None,
+        owned=lambda settings: recorded or tags.say_ours(settings["tags"], cluster),
+        detail="public access blocked, encrypted, versioned, TLS only",
+        kept_on_down=kept_on_down,
+        delete_command=f"empty every object version of s3://{bucket} (console: Empty), then aws s3api delete-bucket --bucket {bucket}",
+    )
+
+
+def declare_users(s3: Any, bucket: str, found: dict[str, Any] | None = None) -> Resource[dict[str, Any]]:
+    """A bucket rlcloud did not create: used as is, never modified or deleted (not even by
+    `down --purge-storage`). `found`: its settings when already read."""
+    return Resource(
+        kind=KIND,
+        name=bucket,
+        read=_read_once(s3, bucket, found),
+        detail="not created by rlcloud: used as is, never modified or deleted",
+        missing_hint="create it, or set storage.create_bucket: true to let rlcloud create it",
+    )

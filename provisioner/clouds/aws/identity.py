@@ -1,6 +1,6 @@
 """Node identities: an IAM role + instance profile for the head and one for the workers,
-each with one inline policy (policies.py). Roles and profiles carry the cluster tags
-(`get_instance_profile` returns them; moto lacks ListInstanceProfileTags).
+each role with one inline policy (policies.py) and no managed policy. Roles and profiles
+carry the cluster tags (`get_instance_profile` returns them; moto lacks ListInstanceProfileTags).
 
 IAM is eventually consistent: a fresh profile can be unknown to EC2 for seconds. We wait
 with IAM's own waiters and then `propagation.wait_until_launchable`, instead of sleeping.
@@ -9,20 +9,24 @@ with IAM's own waiters and then `propagation.wait_until_launchable`, instead of 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from provisioner import naming
 from provisioner.clouds.aws import tags
-from provisioner.clouds.aws.errors import aws_errors, or_none
-from provisioner.clouds.aws.inspection import IAM_ROLE, INSTANCE_PROFILE, Inspection, Recorder
+from provisioner.clouds.aws.errors import unless_missing
 from provisioner.clouds.aws.policies import TRUST_POLICY
-from provisioner.errors import CloudError
+from provisioner.clouds.reconcile import Resource, key_of
 from provisioner.naming import AWS_NODE_POLICY_NAME
-from provisioner.state import CloudResource
 
+ROLE = "iam_role"
+PROFILE = "instance_profile"
 # IAM's own waiters poll every second here (their default is 1 s x 20 attempts).
 WAITER = {"Delay": 1, "MaxAttempts": 30}
 UNKNOWN = object()  # the policy depends on ids that do not exist yet (planning a first up)
+
+RecordNow = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,16 @@ class NodeIdentity:
     profile_name: str
 
 
-def _get(call: Any, **kwargs: Any) -> Any:
-    return or_none(call, "NoSuchEntity", **kwargs)
+def node_identities(cluster: str) -> list[NodeIdentity]:
+    """Workers first: the head's policy names the worker role (iam:PassRole)."""
+    return [
+        NodeIdentity("worker", naming.aws_role(cluster), naming.aws_instance_profile(cluster)),
+        NodeIdentity("head", naming.aws_head_role(cluster), naming.aws_head_instance_profile(cluster)),
+    ]
 
 
-def _current_policy(iam: Any, role_name: str) -> dict[str, Any] | None:
-    answer = _get(iam.get_role_policy, RoleName=role_name, PolicyName=AWS_NODE_POLICY_NAME)
+def _inline_policy(iam: Any, role_name: str) -> dict[str, Any] | None:
+    answer = unless_missing(lambda: iam.get_role_policy(RoleName=role_name, PolicyName=AWS_NODE_POLICY_NAME))
     if answer is None:
         return None
     doc = answer["PolicyDocument"]
@@ -45,126 +53,165 @@ def _current_policy(iam: Any, role_name: str) -> dict[str, Any] | None:
     return parsed
 
 
-def inspect_role(iam: Any, cluster: str, ident: NodeIdentity, policy: Any) -> Inspection:
-    """`policy`: the desired inline policy, None for none, or UNKNOWN. `current` holds the
-    role, its attached managed policies and its inline policy."""
-    with aws_errors(f"looking up IAM role {ident.role_name}"):
-        role = _get(iam.get_role, RoleName=ident.role_name)
-        if role is None:
-            return Inspection(IAM_ROLE, ident.role_name, "create", f"{ident.role} nodes' identity; inline policy {AWS_NODE_POLICY_NAME}")
-        role = role["Role"]
-        tags.require_ours(role.get("Tags"), cluster, f"IAM role {ident.role_name}")
-        attached = iam.list_attached_role_policies(RoleName=ident.role_name)["AttachedPolicies"]
-        current = _current_policy(iam, ident.role_name)
-    found = Inspection(IAM_ROLE, ident.role_name, "keep", current={"role": role, "attached": attached, "policy": current})
-    if attached:
-        found.changes.append("detach managed policies " + ", ".join(p["PolicyName"] for p in attached))
-    if policy is UNKNOWN:
-        found.changes.append("policy will name resources created in this run")
-    elif current != policy:
-        found.changes.append("set inline policy" if policy is not None else "remove inline policy")
-    if found.changes:
-        found.action = "update"
-    return found
+def role_delete_command(name: str) -> str:
+    return f"aws iam delete-role-policy --role-name {name} --policy-name {AWS_NODE_POLICY_NAME} && aws iam delete-role --role-name {name}"
 
 
-def inspect_profile(iam: Any, cluster: str, ident: NodeIdentity) -> Inspection:
-    with aws_errors(f"looking up instance profile {ident.profile_name}"):
-        profile = _get(iam.get_instance_profile, InstanceProfileName=ident.profile_name)
-    if profile is None:
-        return Inspection(INSTANCE_PROFILE, ident.profile_name, "create", f"carries role {ident.role_name}")
-    profile = profile["InstanceProfile"]
-    tags.require_ours(profile.get("Tags"), cluster, f"instance profile {ident.profile_name}")
-    roles = [r["RoleName"] for r in profile.get("Roles", [])]
-    found = Inspection(INSTANCE_PROFILE, ident.profile_name, "keep", current=profile)
-    if roles != [ident.role_name]:
-        found.action = "update"
-        found.changes = [f"attach role {ident.role_name}"] + [f"detach role {r}" for r in roles if r != ident.role_name]
-    return found
+def profile_delete_command(name: str, role_name: str) -> str:
+    return (
+        f"aws iam remove-role-from-instance-profile --instance-profile-name {name} --role-name {role_name}"
+        f" && aws iam delete-instance-profile --instance-profile-name {name}"
+    )
 
 
-def ensure_role(iam: Any, cluster: str, ident: NodeIdentity, found: Inspection, policy: dict[str, Any] | None, record: Recorder) -> tuple[str, bool]:
-    """Create the role if missing and make its permissions exactly `policy` (no managed
-    policies); return (role ARN, whether anything changed)."""
-    current = found.current or {"role": None, "attached": [], "policy": None}
-    role = current["role"]
-    changed = False
-    if role is None:
-        with aws_errors(f"creating IAM role {ident.role_name}"):
-            role = iam.create_role(
-                RoleName=ident.role_name,
-                AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
-                Description=f"rlcloud cluster {cluster}: {ident.role} nodes",
-                MaxSessionDuration=3600,
-                Tags=tags.cluster_tags(cluster),
-            )["Role"]
-        changed = True
-    record(CloudResource(kind=IAM_ROLE, id=ident.role_name, extra={"role": ident.role}))
-    with aws_errors(f"setting the policy of IAM role {ident.role_name}"):
-        for attached in current["attached"]:
-            iam.detach_role_policy(RoleName=ident.role_name, PolicyArn=attached["PolicyArn"])
-            changed = True
-        if policy is None and current["policy"] is not None:
-            iam.delete_role_policy(RoleName=ident.role_name, PolicyName=AWS_NODE_POLICY_NAME)
-            changed = True
-        elif policy is not None and current["policy"] != policy:
-            iam.put_role_policy(RoleName=ident.role_name, PolicyName=AWS_NODE_POLICY_NAME, PolicyDocument=json.dumps(policy))
-            changed = True
-    return role["Arn"], changed
-
-
-def ensure_profile(iam: Any, cluster: str, ident: NodeIdentity, found: Inspection, record: Recorder) -> tuple[str, bool]:
-    """Create the profile and put the role in it; return (profile ARN, whether anything changed).
-    A profile created here is recorded as not yet launchable (EC2 may not know it yet)."""
-    profile = found.current
-    changed = False
-    with aws_errors(f"creating instance profile {ident.profile_name}"):
-        if profile is None:
-            profile = iam.create_instance_profile(InstanceProfileName=ident.profile_name, Tags=tags.cluster_tags(cluster))["InstanceProfile"]
-            record(CloudResource(kind=INSTANCE_PROFILE, id=ident.profile_name, extra={"role": ident.role, "launchable": False}))
-            changed = True
-        roles = [r["RoleName"] for r in profile.get("Roles", [])]
-        for other in roles:
-            if other != ident.role_name:
-                iam.remove_role_from_instance_profile(InstanceProfileName=ident.profile_name, RoleName=other)
-                changed = True
-        if ident.role_name not in roles:
-            iam.add_role_to_instance_profile(InstanceProfileName=ident.profile_name, RoleName=ident.role_name)
-            changed = True
-    return profile["Arn"], changed
-
-
-def wait_until_visible(iam: Any, ident: NodeIdentity) -> None:
-    """IAM's own read-after-write: the role and profile answer Get calls (AWS waiters)."""
-    with aws_errors(f"waiting for IAM role {ident.role_name} and profile {ident.profile_name}"):
-        iam.get_waiter("role_exists").wait(RoleName=ident.role_name, WaiterConfig=WAITER)
-        iam.get_waiter("instance_profile_exists").wait(InstanceProfileName=ident.profile_name, WaiterConfig=WAITER)
-
-
-def user_profile_arn(iam: Any, profile: str) -> str:
-    """A profile the user brought (name or ARN) must exist; it is used as is, never changed."""
-    name = profile.rsplit("/", 1)[-1]
-    with aws_errors(f"looking up instance profile {name} (identity.instance_profile)"):
-        found = _get(iam.get_instance_profile, InstanceProfileName=name)
-    if found is None:
-        raise CloudError(f"instance profile {name} (identity.instance_profile) does not exist")
-    return str(found["InstanceProfile"]["Arn"])
-
-
-def delete_profile(iam: Any, name: str) -> None:
-    profile = _get(iam.get_instance_profile, InstanceProfileName=name)
-    if profile is None:
-        return
-    for role in profile["InstanceProfile"].get("Roles", []):
-        iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=role["RoleName"])
-    iam.delete_instance_profile(InstanceProfileName=name)
-
-
-def delete_role(iam: Any, name: str) -> None:
-    if _get(iam.get_role, RoleName=name) is None:
-        return
+def _delete_role(iam: Any, name: str) -> None:
     for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
         iam.delete_role_policy(RoleName=name, PolicyName=policy)
     for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
         iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
     iam.delete_role(RoleName=name)
+
+
+def _delete_profile(iam: Any, profile: dict[str, Any]) -> None:
+    name = profile["InstanceProfileName"]
+    for role in profile.get("Roles", []):
+        iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=role["RoleName"])
+    iam.delete_instance_profile(InstanceProfileName=name)
+
+
+def declare_role(
+    iam: Any, cluster: str, role: str, name: str, policy: Any = UNKNOWN, record_now: RecordNow | None = None
+) -> Resource[dict[str, Any]]:
+    """The role of `role` (head / worker) nodes. `policy`: its desired inline policy, None for
+    none, or UNKNOWN while it names resources not created yet. The resource as read holds the
+    role, its attached managed policies and its inline policy."""
+    extra = {"role": role}
+
+    def read() -> dict[str, Any] | None:
+        found = iam.get_role(RoleName=name)["Role"]  # NoSuchEntity: absent
+        if not tags.say_ours(found.get("Tags"), cluster):
+            return {"role": found, "attached": [], "policy": None}  # not ours: not read further
+        attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+        return {"role": found, "attached": attached, "policy": _inline_policy(iam, name)}
+
+    def update(current: dict[str, Any]) -> dict[str, Any]:
+        """Make the role's permissions exactly `policy`: no managed policy, one inline policy."""
+        for attached in current["attached"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+        if policy is None and current["policy"] is not None:
+            iam.delete_role_policy(RoleName=name, PolicyName=AWS_NODE_POLICY_NAME)
+        elif policy is not None and policy is not UNKNOWN and current["policy"] != policy:
+            iam.put_role_policy(RoleName=name, PolicyName=AWS_NODE_POLICY_NAME, PolicyDocument=json.dumps(policy))
+        return {**current, "attached": [], "policy": policy}
+
+    def create() -> dict[str, Any]:
+        created = iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
+            Description=f"rlcloud cluster {cluster}: {role} nodes",
+            MaxSessionDuration=3600,
+            Tags=tags.cluster_tags(cluster),
+        )["Role"]
+        if record_now is not None:
+            record_now(name, extra)
+        return update({"role": created, "attached": [], "policy": None})
+
+    def drift(current: dict[str, Any]) -> str | None:
+        changes = []
+        if current["attached"]:
+            changes.append("detach managed policies " + ", ".join(p["PolicyName"] for p in current["attached"]))
+        if policy is UNKNOWN:
+            changes.append("policy will name resources created in this run")
+        elif current["policy"] != policy:
+            changes.append("set inline policy" if policy is not None else "remove inline policy")
+        return "; ".join(changes) or None
+
+    return Resource(
+        kind=ROLE,
+        name=name,
+        read=read,
+        create=create,
+        update=update,
+        delete=lambda _: _delete_role(iam, name),
+        drift=drift,
+        owned=lambda current: tags.say_ours(current["role"].get("Tags"), cluster),
+        extra=lambda _: extra,
+        detail=f"{role} nodes' identity; inline policy {AWS_NODE_POLICY_NAME}",
+        foreign_hint=tags.foreign_hint(cluster),
+        delete_command=role_delete_command(name),
+    )
+
+
+def declare_profile(
+    iam: Any,
+    cluster: str,
+    ident: NodeIdentity,
+    pending: set[str] | None = None,
+    record_now: RecordNow | None = None,
+) -> Resource[dict[str, Any]]:
+    """The instance profile carrying `ident`'s role. `pending`: names of the profiles EC2 may
+    not accept yet; one created or changed now joins it, and is recorded `launchable: False`
+    until `up` has seen EC2 accept it."""
+    name = ident.profile_name
+    waiting = pending if pending is not None else set()
+
+    def update(profile: dict[str, Any]) -> dict[str, Any]:
+        waiting.add(name)
+        roles = [r["RoleName"] for r in profile.get("Roles", [])]
+        for other in roles:
+            if other != ident.role_name:
+                iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=other)
+        if ident.role_name not in roles:
+            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=ident.role_name)
+        return {**profile, "Roles": [{"RoleName": ident.role_name}]}
+
+    def create() -> dict[str, Any]:
+        profile: dict[str, Any] = iam.create_instance_profile(InstanceProfileName=name, Tags=tags.cluster_tags(cluster))["InstanceProfile"]
+        waiting.add(name)
+        if record_now is not None:
+            record_now(name, extra(profile))
+        return update(profile)
+
+    def drift(profile: dict[str, Any]) -> str | None:
+        roles = [r["RoleName"] for r in profile.get("Roles", [])]
+        if roles == [ident.role_name]:
+            return None
+        return "; ".join([f"attach role {ident.role_name}"] + [f"detach role {r}" for r in roles if r != ident.role_name])
+
+    def extra(_: dict[str, Any]) -> dict[str, Any]:
+        return {"role": ident.role, "launchable": name not in waiting}
+
+    return Resource(
+        kind=PROFILE,
+        name=name,
+        read=lambda: iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"],
+        create=create,
+        update=update,
+        delete=lambda profile: _delete_profile(iam, profile),
+        drift=drift,
+        owned=lambda profile: tags.say_ours(profile.get("Tags"), cluster),
+        extra=extra,
+        depends_on=(key_of(ROLE, ident.role_name),),
+        detail=f"carries role {ident.role_name}",
+        foreign_hint=tags.foreign_hint(cluster),
+        delete_command=profile_delete_command(name, ident.role_name),
+    )
+
+
+def declare_users_profile(iam: Any, profile: str) -> Resource[dict[str, Any]]:
+    """A profile the user named (identity.instance_profile, a name or an ARN): it must exist;
+    it is used as is on every node, never changed or deleted."""
+    name = profile.rsplit("/", 1)[-1]
+    return Resource(
+        kind=PROFILE,
+        name=name,
+        read=lambda: iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"],
+        detail="yours: on every node, never modified",
+        missing_hint="check identity.instance_profile",
+    )
+
+
+def wait_until_visible(iam: Any, ident: NodeIdentity) -> None:
+    """IAM's own read-after-write: the role and profile answer Get calls (AWS waiters)."""
+    iam.get_waiter("role_exists").wait(RoleName=ident.role_name, WaiterConfig=WAITER)
+    iam.get_waiter("instance_profile_exists").wait(InstanceProfileName=ident.profile_name, WaiterConfig=WAITER)

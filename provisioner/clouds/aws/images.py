@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.clouds.aws.errors import aws_errors
+from provisioner.clouds.aws.errors import ERRORS
 from provisioner.errors import CloudError
 from provisioner.images import aws_image_ssm_parameter
 
@@ -48,10 +48,10 @@ def resolve_images(ec2: Any, ssm: Any, written_images: Iterable[str | None], reg
     written = sorted({w or "" for w in written_images})
     explicit = {w: w for w in written if w.startswith("ami-")}
     aliases = {w: aws_image_ssm_parameter(w or None) for w in written if not w.startswith("ami-")}
-    with aws_errors(f"resolving image aliases in {region}"):
+    with ERRORS.calls(f"resolving image aliases in {region}"):
         ami_of = {**explicit, **_resolve_aliases(ssm, {w: p for w, p in aliases.items() if p}, region)}
     ids = sorted(set(ami_of.values()))
-    with aws_errors(f"describing AMIs {', '.join(ids)}"):
+    with ERRORS.calls(f"describing AMIs {', '.join(ids)}"):
         described = {i["ImageId"]: i for i in ec2.describe_images(ImageIds=ids)["Images"]} if ids else {}
     images: dict[str, Image] = {}
     for w, ami in ami_of.items():

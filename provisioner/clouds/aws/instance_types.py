@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.catalog.aws_ec2 import fetch_instance_types
-from provisioner.clouds.aws.errors import aws_errors
+from provisioner.clouds.aws.errors import ERRORS
 from provisioner.clouds.aws.images import Image
 from provisioner.errors import CloudError
 from provisioner.spec.resolve import ResolvedNode
@@ -21,7 +21,7 @@ def check_node_types(ec2: Any, nodes: list[ResolvedNode], images: dict[str, Imag
     """Check EFA / ENA facts of every node type; return instance type -> network cards for the
     EFA types (the compiler makes one EFA interface per card)."""
     names = sorted({n.instance.name for n in nodes if n.instance is not None})
-    with aws_errors(f"describing instance types {', '.join(names)}"):
+    with ERRORS.calls(f"describing instance types {', '.join(names)}"):
         facts = {entry["name"]: entry for entry in fetch_instance_types(ec2, names)}
     cards: dict[str, int] = {}
     for node in nodes:

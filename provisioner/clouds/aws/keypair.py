@@ -8,9 +8,9 @@ from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.aws import tags
-from provisioner.clouds.aws.errors import aws_errors, or_none
-from provisioner.clouds.aws.inspection import KEY_PAIR, Inspection, Recorder
-from provisioner.state import CloudResource
+from provisioner.clouds.reconcile import Resource
+
+KIND = "key_pair"
 
 
 def _key_body(public_key: str) -> str:
@@ -18,40 +18,41 @@ def _key_body(public_key: str) -> str:
     return " ".join(public_key.split()[:2])
 
 
-def find(ec2: Any, name: str) -> dict[str, Any] | None:
-    answer = or_none(ec2.describe_key_pairs, "InvalidKeyPair.NotFound", KeyNames=[name], IncludePublicKey=True)
-    return answer["KeyPairs"][0] if answer and answer["KeyPairs"] else None
-
-
-def inspect(ec2: Any, cluster: str, public_key: str | None) -> Inspection:
+def declare(ec2: Any, cluster: str, region: str, public_key: str | None) -> Resource[dict[str, Any]]:
+    """`public_key` None while planning without a local key (`up` generates one): then the
+    key pair counts as drifted, since `up` will import a new key."""
     name = naming.aws_key_pair(cluster)
-    with aws_errors(f"looking up key pair {name}"):
-        current = find(ec2, name)
-    if current is None:
-        return Inspection(KEY_PAIR, name, "create", "imports this cluster's SSH public key")
-    tags.require_ours(current.get("Tags"), cluster, f"key pair {name}")
-    if public_key is None or _key_body(current.get("PublicKey", "")) != _key_body(public_key):
-        return Inspection(KEY_PAIR, name, "update", "the local SSH key differs; re-import it", current=current)
-    return Inspection(KEY_PAIR, name, "keep", current=current)
 
+    def read() -> dict[str, Any] | None:
+        # An unknown name answers InvalidKeyPair.NotFound, which the reconciler reads as absent.
+        pairs: list[dict[str, Any]] = ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)["KeyPairs"]
+        return pairs[0] if pairs else None
 
-def ensure(ec2: Any, cluster: str, public_key: str, found: Inspection, record: Recorder) -> str:
-    name = found.name
-    if found.action == "keep":
-        record(CloudResource(kind=KEY_PAIR, id=name))
-        return name
-    with aws_errors(f"importing key pair {name}"):
-        if found.action == "update":
-            ec2.delete_key_pair(KeyName=name)
-        ec2.import_key_pair(
-            KeyName=name,
-            PublicKeyMaterial=public_key.encode(),
-            TagSpecifications=tags.tag_specification("key-pair", cluster, name),
-        )
-    record(CloudResource(kind=KEY_PAIR, id=name))
-    return name
+    def create() -> dict[str, Any]:
+        assert public_key is not None, "`up` generates the SSH key before applying"
+        ec2.import_key_pair(KeyName=name, PublicKeyMaterial=public_key.encode(), TagSpecifications=tags.tag_specification("key-pair", cluster, name))
+        return {"KeyName": name, "PublicKey": public_key}
 
+    def update(_: dict[str, Any]) -> dict[str, Any]:
+        ec2.delete_key_pair(KeyName=name)  # AWS cannot change a key pair's key: replace it
+        return create()
 
-def delete(ec2: Any, name: str) -> None:
-    # DeleteKeyPair succeeds for a missing key, so a repeated `down` is quiet.
-    ec2.delete_key_pair(KeyName=name)
+    def drift(found: dict[str, Any]) -> str | None:
+        if public_key is None or _key_body(found.get("PublicKey", "")) != _key_body(public_key):
+            return "the local SSH key differs; re-import it"
+        return None
+
+    return Resource(
+        kind=KIND,
+        name=name,
+        read=read,
+        create=create,
+        update=update,
+        # DeleteKeyPair succeeds for a missing key, so a repeated `down` is quiet.
+        delete=lambda _: ec2.delete_key_pair(KeyName=name),
+        drift=drift,
+        owned=lambda found: tags.say_ours(found.get("Tags"), cluster),
+        detail="this cluster's SSH public key; the private key never leaves this machine",
+        foreign_hint=tags.foreign_hint(cluster),
+        delete_command=f"aws ec2 --region {region} delete-key-pair --key-name {name}",
+    )

@@ -1,50 +1,54 @@
 """The AWS verbs behind the shared cloud flow (backends/cloud.py): plan_up, apply, plan_down,
-destroy, head_address.
+destroy, head_address, on the shared reconciler (provisioner/clouds/reconcile.py).
 
-`up` reads first and writes only what is missing or wrong, in this order: network (read
-only) -> images and instance-type facts (read only) -> key pair -> security group ->
-placement group -> IAM roles, policies and profiles -> checkpoint bucket -> wait until EC2
-accepts new profiles. Each resource is recorded in the cluster state the moment it exists,
-so a failure at any step leaves a state the next `up` finishes and `down` removes. A second
-`up` of an unchanged cluster makes only Describe/Get/List/Head calls.
+`plan` and `up` run one code path (`_up`): read-only facts first (network, images,
+instance-type facts), then each resource declared in its module and run by
+`Reconciler.ensure`, in this order: key pair -> security group -> placement group -> IAM
+roles, policies and profiles -> checkpoint bucket; `up` then waits until EC2 accepts new
+profiles. Each resource is recorded in the cluster state the moment it exists (those made of
+several calls, from inside their create), so a failure at any step leaves a state the next
+`up` finishes and `down` removes. A second `up` of an unchanged cluster makes only
+Describe/Get/List/Head calls.
+
+`down` hands the reconciler a survey of what exists: the nodes found by tag (instances Ray
+launched included) and the declared resources found by name, tag or state; it deletes them
+in reverse dependency order and reports what is left with the `aws ...` command for each.
 """
 
 from __future__ import annotations
 
-import threading
+import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from provisioner import naming
-from provisioner.clouds.aws import bucket, identity, keypair, placement, security_group
-from provisioner.clouds.aws.errors import aws_errors
-from provisioner.clouds.aws.identity import UNKNOWN, NodeIdentity
+from provisioner.clouds.aws import bucket, identity, inventory, keypair, placement, security_group, tags
+from provisioner.clouds.aws.errors import ERRORS, aws_code, unless_missing
+from provisioner.clouds.aws.identity import UNKNOWN
 from provisioner.clouds.aws.images import Image, resolve_images
-from provisioner.clouds.aws.inspection import BUCKET, INSTANCE_PROFILE, SECURITY_GROUP, Inspection, Recorder
 from provisioner.clouds.aws.instance_types import check_node_types
-from provisioner.clouds.aws.inventory import Found, discover, head_instance
-from provisioner.clouds.aws.network import Network, check_user_security_group, resolve_network
+from provisioner.clouds.aws.network import Network, resolve_network
 from provisioner.clouds.aws.policies import Checkpoints, LaunchScope, head_policy, worker_policy
 from provisioner.clouds.aws.propagation import launch_request, wait_until_launchable
 from provisioner.clouds.aws.session import AwsSession
-from provisioner.clouds.aws.teardown import Teardown, delete_command
 from provisioner.clouds.base import ProvisionContext
+from provisioner.clouds.errors import InUse
+from provisioner.clouds.reconcile import DELETE_BUDGET_S, Reconciler, Resource
 from provisioner.compile.aws import node_config, use_internal_ips
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
 from provisioner.progress import Progress
 from provisioner.refs import AwsRefs
+from provisioner.retry import retry_while
 from provisioner.spec.models import AwsClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 from provisioner.state import CloudResource
 
-
-def node_identities(cluster: str) -> list[NodeIdentity]:
-    """Workers first: the head's policy names the worker role (iam:PassRole)."""
-    return [
-        NodeIdentity("worker", naming.aws_role(cluster), naming.aws_instance_profile(cluster)),
-        NodeIdentity("head", naming.aws_head_role(cluster), naming.aws_head_instance_profile(cluster)),
-    ]
+Json = dict[str, Any]
+RecordNow = Callable[[str, Json], None]
+KEPT_BUCKET = "checkpoints kept; --purge-storage deletes them"
 
 
 def checkpoints(spec: AwsClusterSpec) -> Checkpoints | None:
@@ -54,8 +58,8 @@ def checkpoints(spec: AwsClusterSpec) -> Checkpoints | None:
 
 
 @dataclass
-class Survey:
-    """The read-only facts both plan and up start from."""
+class Facts:
+    """The read-only facts plan and up start from: where nodes go and what they boot."""
 
     nodes: list[ResolvedNode]
     network: Network
@@ -67,14 +71,24 @@ class Survey:
         return any(n.placement for n in self.nodes)
 
 
+@dataclass
+class _Up:
+    """What one run of `_up` leaves: the engine (its plan), the refs, the profiles to wait for."""
+
+    engine: Reconciler
+    refs: AwsRefs
+    facts: Facts
+    pending_profiles: list[str]  # ARNs EC2 may not accept yet
+
+
 class AwsProvisioner:
     cloud = "aws"
 
     def __init__(self) -> None:
-        # `up` plans, asks, then applies with the same provisioner: the survey (network,
-        # AMIs, instance-type facts) does not change in between and is read once. Resources
+        # `up` plans, asks, then applies with the same provisioner: the facts (network, AMIs,
+        # instance-type facts) do not change in between and are read once. Resources
         # themselves are always read again before acting.
-        self._surveys: dict[str, Survey] = {}
+        self._facts: dict[str, Facts] = {}
 
     # ------------------------------------------------------------------ shared reads
     @staticmethod
@@ -86,26 +100,22 @@ class AwsProvisioner:
     def _session(spec: AwsClusterSpec) -> AwsSession:
         return AwsSession(region=spec.region)
 
-    def _survey(self, aws: AwsSession, spec: AwsClusterSpec) -> Survey:
+    def _read_facts(self, aws: AwsSession, spec: AwsClusterSpec) -> Facts:
         key = spec.model_dump_json()
-        if key not in self._surveys:
+        if key not in self._facts:
             nodes = resolve_nodes(spec)
             network = resolve_network(aws.ec2, spec, use_internal_ips(spec, nodes))
             images = resolve_images(aws.ec2, aws.ssm, [n.image for n in nodes], spec.region)
             cards = check_node_types(aws.ec2, nodes, images)
-            self._surveys[key] = Survey(nodes=nodes, network=network, images=images, network_cards=cards)
-        return self._surveys[key]
-
-    def _identity(self, aws: AwsSession) -> dict[str, str]:
-        with aws_errors("reading the AWS account id (sts get-caller-identity)"):
-            return aws.identity()
+            self._facts[key] = Facts(nodes=nodes, network=network, images=images, network_cards=cards)
+        return self._facts[key]
 
     @staticmethod
-    def _policies(aws: AwsSession, spec: AwsClusterSpec, survey: Survey, group_id: str | None) -> dict[str, Any]:
+    def _policies(aws: AwsSession, spec: AwsClusterSpec, facts: Facts, group_id: str | None) -> dict[str, Any]:
         """Desired inline policy per node role; the head's is UNKNOWN while the group does not exist."""
-        ident = aws.identity()
+        with ERRORS.calls("reading the AWS account id (sts get-caller-identity)"):
+            ident = aws.identity()
         ckpt = checkpoints(spec)
-        worker_arn = aws.arn("iam", f"role/{naming.aws_role(spec.name)}", region=False)
         head: Any = UNKNOWN
         if group_id is not None:
             scope = LaunchScope(
@@ -113,204 +123,187 @@ class AwsProvisioner:
                 region=spec.region,
                 account=ident["account"],
                 cluster=spec.name,
-                subnet_id=survey.network.subnet_id,
+                subnet_id=facts.network.subnet_id,
                 security_group_id=group_id,
                 key_name=naming.aws_key_pair(spec.name),
-                placement_group=naming.aws_placement_group(spec.name) if survey.needs_placement_group else None,
-                worker_role_arn=worker_arn,
+                placement_group=naming.aws_placement_group(spec.name) if facts.needs_placement_group else None,
+                worker_role_arn=aws.arn("iam", f"role/{naming.aws_role(spec.name)}", region=False),
             )
             head = head_policy(scope, ckpt)
         return {"worker": worker_policy(ident["partition"], ckpt), "head": head}
 
-    @staticmethod
-    def _recorded_ours(ctx: ProvisionContext, kind: str, rid: str) -> bool:
-        return any(r.kind == kind and r.id == rid and r.created for r in ctx.state.resources)
-
-    # ------------------------------------------------------------------ plan
+    # ------------------------------------------------------------------ plan and up
     def plan_up(self, ctx: ProvisionContext) -> list[PlannedResource]:
-        spec = self._spec(ctx)
-        aws = self._session(spec)
-        survey = self._survey(aws, spec)
-        net = survey.network
-        out = [
-            PlannedResource(kind="vpc", name=net.vpc_id, action="use", detail="default VPC" if net.vpc_is_default else "from the spec"),
-            PlannedResource(
-                kind="subnet", name=net.subnet_id, action="use", detail=f"{net.zone}" + (", picked by rlcloud" if net.subnet_chosen else "")
-            ),
-        ]
-        out += [
-            PlannedResource(kind="image", name=img.ami_id, action="use", detail=f"{w or 'default'}: {img.name}".strip())
-            for w, img in sorted(survey.images.items())
-        ]
-        out.append(keypair.inspect(aws.ec2, spec.name, ctx.ssh_public_key).planned())
-        group_id = spec.network.security_group_id
-        if group_id:
-            check_user_security_group(aws.ec2, group_id, net.vpc_id)
-            out.append(PlannedResource(kind="security_group", name=group_id, action="use", detail="yours: used as is, never modified"))
-        else:
-            found = security_group.inspect(aws.ec2, spec.name, net.vpc_id, ctx.ssh_cidrs)
-            out.append(found.planned())
-            group_id = found.current["GroupId"] if found.current else None
-        if survey.needs_placement_group:
-            out.append(placement.inspect(aws.ec2, spec.name).planned())
-        if spec.identity.instance_profile:
-            arn = identity.user_profile_arn(aws.iam, spec.identity.instance_profile)
-            out.append(PlannedResource(kind="instance_profile", name=arn, action="use", detail="yours: on every node, never modified"))
-        else:
-            self._identity(aws)
-            policies = self._policies(aws, spec, survey, group_id)
-            for ident in node_identities(spec.name):
-                out.append(identity.inspect_role(aws.iam, spec.name, ident, policies[ident.role]).planned())
-                out.append(identity.inspect_profile(aws.iam, spec.name, ident).planned())
-        ckpt = checkpoints(spec)
-        if ckpt is not None:
-            recorded = self._recorded_ours(ctx, BUCKET, ckpt.bucket)
-            out.append(bucket.inspect(aws.s3, spec.name, ckpt.bucket, create=spec.storage.create_bucket, recorded_ours=recorded).planned())
-        return out
+        return self._up(ctx, apply=False).engine.planned
 
-    # ------------------------------------------------------------------ up
     def apply(self, ctx: ProvisionContext) -> AwsRefs:
-        spec = self._spec(ctx)
         if ctx.ssh_public_key is None:
             raise CloudError("no SSH public key to import", hint="this is an rlcloud bug: `up` generates one first")
+        done = self._up(ctx, apply=True)
+        if done.pending_profiles:
+            self._wait_launchable(ctx, done)
+        return done.refs
+
+    def _up(self, ctx: ProvisionContext, apply: bool) -> _Up:
+        spec = self._spec(ctx)
         aws = self._session(spec)
-        record = _recorder(ctx, spec.region)
-        progress = ctx.progress
-        survey = self._survey(aws, spec)
+        facts = self._read_facts(aws, spec)
+        net = facts.network
+        engine = Reconciler(ctx=ctx, errors=ERRORS, apply=apply, region=spec.region)
+        # What the cluster uses and rlcloud never changes: shown as "use", not recorded.
+        engine.ensure(_used("vpc", net.vpc_id, net, "default VPC" if net.vpc_is_default else "from the spec"))
+        engine.ensure(_used("subnet", net.subnet_id, net, net.zone + (", picked by rlcloud" if net.subnet_chosen else "")))
+        for written, img in sorted(facts.images.items()):
+            engine.ensure(_used("image", img.ami_id, img, f"{written or 'default'}: {img.name}".strip()))
         refs = AwsRefs(
-            subnet_id=survey.network.subnet_id,
-            images={w: img.ami_id for w, img in survey.images.items()},
-            root_device_names={img.ami_id: img.root_device for img in survey.images.values()},
-            network_cards=survey.network_cards,
+            subnet_id=net.subnet_id,
+            images={w: img.ami_id for w, img in facts.images.items()},
+            root_device_names={img.ami_id: img.root_device for img in facts.images.values()},
+            network_cards=facts.network_cards,
         )
 
-        found = keypair.inspect(aws.ec2, spec.name, ctx.ssh_public_key)
-        _announce(progress, found)
-        keypair.ensure(aws.ec2, spec.name, ctx.ssh_public_key, found, record)
-
+        engine.ensure(keypair.declare(aws.ec2, spec.name, spec.region, ctx.ssh_public_key))
         if spec.network.security_group_id:
-            check_user_security_group(aws.ec2, spec.network.security_group_id, survey.network.vpc_id)
-            record(CloudResource(kind=SECURITY_GROUP, id=spec.network.security_group_id, created=False))
+            engine.ensure(security_group.declare_users(aws.ec2, spec.network.security_group_id, net.vpc_id))
             refs.security_group_id = spec.network.security_group_id
         else:
-            found = security_group.inspect(aws.ec2, spec.name, survey.network.vpc_id, ctx.ssh_cidrs)
-            _announce(progress, found)
-            refs.security_group_id = security_group.ensure(aws.ec2, spec.name, survey.network.vpc_id, ctx.ssh_cidrs, found, record)
-
-        if survey.needs_placement_group:
-            found = placement.inspect(aws.ec2, spec.name)
-            _announce(progress, found)
-            placement.ensure(aws.ec2, spec.name, found, record)
-
-        pending_profiles = self._ensure_identities(ctx, aws, survey, refs, record)
-
+            group = engine.ensure(
+                security_group.declare(aws.ec2, spec.name, spec.region, net.vpc_id, ctx.ssh_cidrs, _record_now(ctx, spec.region, security_group.KIND))
+            )
+            refs.security_group_id = str(group["GroupId"]) if group else None
+        if facts.needs_placement_group:
+            engine.ensure(placement.declare(aws.ec2, spec.name, spec.region))
+        pending = self._identities(ctx, engine, aws, facts, refs)
         ckpt = checkpoints(spec)
         if ckpt is not None:
-            recorded = self._recorded_ours(ctx, BUCKET, ckpt.bucket)
-            found = bucket.inspect(aws.s3, spec.name, ckpt.bucket, create=spec.storage.create_bucket, recorded_ours=recorded)
-            _announce(progress, found)
-            bucket.ensure(aws.s3, spec.name, ckpt.bucket, spec.region, found, record)
+            engine.ensure(self._bucket(ctx, aws, ckpt.bucket))
+        return _Up(engine=engine, refs=refs, facts=facts, pending_profiles=pending)
 
-        if pending_profiles:
-            self._wait_launchable(ctx, aws, survey, refs, pending_profiles, record)
-        return refs
-
-    def _ensure_identities(self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, record: Recorder) -> list[str]:
-        """Set refs' instance profiles; return the ARNs of profiles EC2 may not know yet."""
+    def _identities(self, ctx: ProvisionContext, engine: Reconciler, aws: AwsSession, facts: Facts, refs: AwsRefs) -> list[str]:
+        """Set refs' instance profiles; return the ARNs of profiles EC2 may not accept yet."""
         spec = self._spec(ctx)
         if spec.identity.instance_profile:
-            refs.instance_profile = identity.user_profile_arn(aws.iam, spec.identity.instance_profile)
+            found = engine.ensure(identity.declare_users_profile(aws.iam, spec.identity.instance_profile))
+            refs.instance_profile = str(found["Arn"]) if found else None
             return []
-        self._identity(aws)
-        policies = self._policies(aws, spec, survey, refs.security_group_id)
-        pending: list[str] = []
-        for ident in node_identities(spec.name):
-            role_found = identity.inspect_role(aws.iam, spec.name, ident, policies[ident.role])
-            _announce(ctx.progress, role_found)
-            identity.ensure_role(aws.iam, spec.name, ident, role_found, policies[ident.role], record)
-            profile_found = identity.inspect_profile(aws.iam, spec.name, ident)
-            _announce(ctx.progress, profile_found)
-            # Not launchable yet: created or changed now, or by an `up` that stopped before
-            # EC2 accepted it.
-            earlier = next((r for r in ctx.state.resources if r.kind == INSTANCE_PROFILE and r.id == ident.profile_name), None)
-            arn, changed = identity.ensure_profile(aws.iam, spec.name, ident, profile_found, record)
-            if role_found.action == "create" or changed or (earlier is not None and earlier.extra.get("launchable") is False):
-                identity.wait_until_visible(aws.iam, ident)
-                pending.append(arn)
-            record(CloudResource(kind=INSTANCE_PROFILE, id=ident.profile_name, extra={"role": ident.role, "launchable": arn not in pending}))
+        policies = self._policies(aws, spec, facts, refs.security_group_id)
+        # Not launchable yet: created or changed now, or by an `up` that stopped before EC2
+        # accepted it (recorded `launchable: False`).
+        pending = {r.id for r in ctx.state.resources if r.kind == identity.PROFILE and r.extra.get("launchable") is False}
+        arns: list[str] = []
+        for ident in identity.node_identities(spec.name):
+            engine.ensure(
+                identity.declare_role(
+                    aws.iam, spec.name, ident.role, ident.role_name, policies[ident.role], _record_now(ctx, spec.region, identity.ROLE)
+                )
+            )
+            if engine.planned[-1].action == "create":  # a new role: its profile waits for it too
+                pending.add(ident.profile_name)
+            profile = engine.ensure(identity.declare_profile(aws.iam, spec.name, ident, pending, _record_now(ctx, spec.region, identity.PROFILE)))
+            if profile is None:  # planning a first `up`
+                continue
+            arn = str(profile["Arn"])
+            if engine.apply and ident.profile_name in pending:
+                with ERRORS.calls(f"waiting for IAM role {ident.role_name} and profile {ident.profile_name}"):
+                    identity.wait_until_visible(aws.iam, ident)
+                arns.append(arn)
             if ident.role == "head":
                 refs.head_instance_profile = arn
             else:
                 refs.instance_profile = arn
-        return pending
+        return arns
 
-    def _wait_launchable(self, ctx: ProvisionContext, aws: AwsSession, survey: Survey, refs: AwsRefs, pending: list[str], record: Recorder) -> None:
+    def _bucket(self, ctx: ProvisionContext, aws: AwsSession, name: str) -> Resource[Json]:
+        """The checkpoint bucket's declaration: rlcloud's (created now, or earlier: recorded or
+        tagged), or the user's (used as is)."""
         spec = self._spec(ctx)
+        recorded = any(r.kind == bucket.KIND and r.id == name and r.created for r in ctx.state.resources)
+        with ERRORS.calls(f"read bucket {name}"):
+            found = unless_missing(lambda: bucket.read(aws.s3, name))
+        if found is not None and (recorded or tags.say_ours(found["tags"], spec.name)):
+            return bucket.declare(aws.s3, spec.name, name, spec.region, recorded=recorded, known=found)
+        if found is not None or not spec.storage.create_bucket:
+            return bucket.declare_users(aws.s3, name, found)
+        return bucket.declare(aws.s3, spec.name, name, spec.region, recorded=recorded, record_now=_record_now(ctx, spec.region, bucket.KIND))
+
+    def _wait_launchable(self, ctx: ProvisionContext, done: _Up) -> None:
+        spec = self._spec(ctx)
+        aws = self._session(spec)
         ctx.progress.step("waiting until EC2 accepts the new instance profiles (dry-run launch of the head)")
-        waited = wait_until_launchable(aws.ec2, launch_request(node_config(spec, survey.nodes[0], refs)), pending, ctx.progress)
+        request = launch_request(node_config(spec, done.facts.nodes[0], done.refs))
+        waited = wait_until_launchable(aws.ec2, request, done.pending_profiles, ctx.progress)
         ctx.progress.step(f"instance profiles usable after {waited:.1f}s")
-        for r in [r for r in ctx.state.resources if r.kind == INSTANCE_PROFILE]:
-            record(CloudResource(kind=INSTANCE_PROFILE, id=r.id, region=r.region, extra={**r.extra, "launchable": True}))
+        for r in [r for r in ctx.state.resources if r.kind == identity.PROFILE and r.created]:
+            _record_now(ctx, r.region or spec.region, identity.PROFILE)(r.id, {**r.extra, "launchable": True})
 
     # ------------------------------------------------------------------ down
-    def _found(self, aws: AwsSession, ctx: ProvisionContext) -> list[Found]:
-        spec = self._spec(ctx)
-        with aws_errors(f"listing what is left of cluster {spec.name}"):
-            return discover(aws, spec.name, ctx.state, spec.storage.bucket if spec.storage.scheme == "s3" else None)
-
     def plan_down(self, ctx: ProvisionContext, purge_storage: bool) -> list[PlannedResource]:
         spec = self._spec(ctx)
-        out = []
-        for f in self._found(self._session(spec), ctx):
-            if f.kind == BUCKET and not purge_storage:
-                out.append(PlannedResource(kind=f.kind, name=f.id, action="keep", detail="checkpoints kept; --purge-storage deletes them"))
-            else:
-                out.append(PlannedResource(kind=f.kind, name=f.id, action="delete", detail=f.detail))
-        for r in ctx.state.resources:
-            if not r.created:
-                out.append(PlannedResource(kind=r.kind, name=r.id, action="keep", detail="yours: never deleted"))
-        return out
+        engine = Reconciler(ctx=ctx, errors=ERRORS, apply=False, region=spec.region)
+        return engine.plan_down(self._survey(ctx, self._session(spec), purge_storage))
 
     def destroy(self, ctx: ProvisionContext, purge_storage: bool) -> list[str]:
         spec = self._spec(ctx)
-        aws = self._session(spec)
-        lock = threading.Lock()
+        engine = Reconciler(ctx=ctx, errors=ERRORS, apply=True, region=spec.region)
+        return [str(left) for left in engine.down(self._survey(ctx, self._session(spec), purge_storage))]
 
-        def deleted(f: Found) -> None:
-            with lock:
-                ctx.state.resources = [r for r in ctx.state.resources if not (r.kind == f.kind and r.id == f.id)]
-                ctx.save()
+    def _survey(self, ctx: ProvisionContext, aws: AwsSession, purge_storage: bool) -> Callable[[], list[Resource[Any]]]:
+        """Everything of the cluster that exists now, for `down`: what carries its tags, what
+        has the names rlcloud derives from the cluster name (IAM is global and not searchable
+        by tag), and what the cluster state recorded. Only what rlcloud created is deleted."""
+        spec = self._spec(ctx)
+        cluster, region = spec.name, spec.region
 
-        teardown = Teardown(aws, ctx.progress, deleted)
-        kept = (lambda f: f.kind == BUCKET) if not purge_storage else (lambda f: False)
-        # Up to two passes: the second catches what appeared during the first (a node an
-        # autoscaler launched while we deleted); a last sweep lists whatever is still there.
-        left: list[Found] = []
-        for attempt in range(3):
-            found = self._found(aws, ctx)
-            left = [f for f in found if not kept(f)]
-            if not left or attempt == 2:
-                break
-            teardown.run(left)
-        self._forget_gone(ctx, found)
-        return [
-            f"{f.kind} {f.id}: {teardown.failures.get((f.kind, f.id), 'still there after two passes')}; delete with: {delete_command(f, spec.region)}"
-            for f in left
-        ]
+        def recorded(kind: str) -> set[str]:
+            return {r.id for r in ctx.state.resources if r.kind == kind and r.created}
 
-    @staticmethod
-    def _forget_gone(ctx: ProvisionContext, found: list[Found]) -> None:
-        """Drop state records of what rlcloud created and AWS no longer has."""
-        present = {(f.kind, f.id) for f in found}
-        ctx.state.resources = [r for r in ctx.state.resources if not r.created or (r.kind, r.id) in present]
-        ctx.save()
+        def survey() -> list[Resource[Any]]:
+            with ERRORS.calls(f"listing what is left of cluster {cluster}"):
+                groups = security_group.find_for_down(aws.ec2, cluster, recorded(security_group.KIND))
+                declared: list[Resource[Any]] = [keypair.declare(aws.ec2, cluster, region, None), placement.declare(aws.ec2, cluster, region)]
+                declared += [security_group.declare_found(aws.ec2, cluster, region, g) for g in groups]
+                # Recorded but no longer there: listed so the reconciler forgets them.
+                declared += [_gone(security_group.KIND, gid) for gid in sorted(recorded(security_group.KIND) - {g["GroupId"] for g in groups})]
+                idents = identity.node_identities(cluster)
+                profiles = {i.profile_name: i for i in idents} | {
+                    name: identity.NodeIdentity("", name, name) for name in recorded(identity.PROFILE) if name not in {i.profile_name for i in idents}
+                }
+                declared += [identity.declare_profile(aws.iam, cluster, ident) for _, ident in sorted(profiles.items())]
+                roles = {i.role_name: i.role for i in idents} | {
+                    name: "" for name in recorded(identity.ROLE) if name not in {i.role_name for i in idents}
+                }
+                declared += [identity.declare_role(aws.iam, cluster, role, name) for name, role in sorted(roles.items())]
+                declared += self._buckets_for_down(ctx, aws, recorded(bucket.KIND), purge_storage)
+                needs = [r.key for r in declared if r.kind in (keypair.KIND, placement.KIND, identity.PROFILE)]
+                nodes = inventory.node_resources(aws.ec2, cluster, region, [str(g["GroupId"]) for g in groups], needs)
+            # `detail` of a declaration says what `up` makes; on `down` it would only be noise.
+            return [_patient(r, ctx.progress) for r in [*nodes, *(dataclasses.replace(r, detail="") for r in declared)]]
+
+        return survey
+
+    def _buckets_for_down(self, ctx: ProvisionContext, aws: AwsSession, recorded: set[str], purge_storage: bool) -> list[Resource[Any]]:
+        """The checkpoint bucket when rlcloud created it (recorded, or tagged if the state was lost)."""
+        spec = self._spec(ctx)
+        names = recorded | ({spec.storage.bucket} if spec.storage.scheme == "s3" and spec.storage.bucket else set())
+        out: list[Resource[Any]] = []
+        for name in sorted(names):
+            try:
+                found = unless_missing(functools.partial(bucket.read, aws.s3, name))
+            except CloudError:  # another account's bucket: never rlcloud's to delete
+                continue
+            if found is None:
+                out.append(_gone(bucket.KIND, name))
+            elif name in recorded or tags.say_ours(found["tags"], spec.name):
+                kept = None if purge_storage else KEPT_BUCKET
+                out.append(bucket.declare(aws.s3, spec.name, name, spec.region, recorded=True, known=found, kept_on_down=kept))
+        return out
 
     # ------------------------------------------------------------------ head
     def head_address(self, ctx: ProvisionContext) -> str | None:
         spec = self._spec(ctx)
         aws = self._session(spec)
-        with aws_errors(f"looking up the head of cluster {spec.name}"):
-            head = head_instance(aws.ec2, spec.name)
+        with ERRORS.calls(f"looking up the head of cluster {spec.name}"):
+            head = inventory.head_instance(aws.ec2, spec.name)
         if head is None:
             return None
         if use_internal_ips(spec):
@@ -318,12 +311,23 @@ class AwsProvisioner:
         return head.get("PublicIpAddress")
 
 
-def _recorder(ctx: ProvisionContext, region: str) -> Recorder:
-    """Record a resource in the cluster state and save it at once (only when it changed)."""
+def _used(kind: str, name: str, found: object, detail: str) -> Resource[object]:
+    """Something the cluster uses as found (VPC, subnet, image): a "use" row in the plan."""
+    return Resource(kind=kind, name=name, read=lambda: found, detail=detail, recorded=False)
 
-    def record(resource: CloudResource) -> None:
-        resource.region = resource.region or region
-        if any(r == resource for r in ctx.state.resources):
+
+def _gone(kind: str, rid: str) -> Resource[object]:
+    """A resource the state records that `down` found gone: read as absent, so forgotten."""
+    return Resource(kind=kind, name=rid, read=lambda: None)
+
+
+def _record_now(ctx: ProvisionContext, region: str, kind: str) -> RecordNow:
+    """Record a resource made of several calls right after the first one created it, exactly as
+    the reconciler records it once it is complete (so that record then changes nothing)."""
+
+    def record(rid: str, extra: Json) -> None:
+        resource = CloudResource(kind=kind, id=rid, region=region, created=True, extra=extra)
+        if resource in ctx.state.resources:
             return
         ctx.state.record(resource)
         ctx.save()
@@ -331,7 +335,24 @@ def _recorder(ctx: ProvisionContext, region: str) -> Recorder:
     return record
 
 
-def _announce(progress: Progress, found: Inspection) -> None:
-    if found.action in ("create", "update"):
-        detail = found.detail or "; ".join(found.changes)
-        progress.step(f"{'creating' if found.action == 'create' else 'updating'} {found.kind} {found.name}" + (f" ({detail})" if detail else ""))
+def _patient(resource: Resource[Any], progress: Progress) -> Resource[Any]:
+    """`resource` whose delete waits while AWS answers "in use" (a security group until the
+    terminated nodes' interfaces are gone, a role until its profile is), saying so in AWS's
+    words. Once the wait is over the error is final, so the reconciler does not wait again."""
+    delete = resource.delete
+    if delete is None:
+        return resource
+
+    def patient(found: Any) -> object:
+        def note(exc: Exception, delay: float) -> None:
+            progress.waiting(f"{resource.kind} {resource.name} is still in use ({aws_code(exc)}); retrying")
+
+        try:
+            return retry_while(lambda: delete(found), lambda exc: ERRORS.is_kind(exc, InUse), budget_s=DELETE_BUDGET_S, on_retry=note)
+        except Exception as exc:
+            error = ERRORS.translate(exc, f"delete {resource.kind} {resource.name}") if ERRORS.is_kind(exc, InUse) else None
+            if error is None:
+                raise
+            raise CloudError(error.message, hint=error.hint) from None
+
+    return dataclasses.replace(resource, delete=patient)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.clouds.aws.errors import aws_errors
+from provisioner.clouds.aws.errors import ERRORS
 from provisioner.errors import CloudError
 from provisioner.spec.models import AwsClusterSpec
 
@@ -51,7 +51,7 @@ def _check_public(subnet: dict[str, Any], use_internal_ips: bool) -> None:
 def resolve_network(ec2: Any, spec: AwsClusterSpec, use_internal_ips: bool) -> Network:
     """Read-only: the VPC and subnet the cluster uses (same answer for plan and up)."""
     net = spec.network
-    with aws_errors(f"looking up the network of cluster {spec.name} in {spec.region}"):
+    with ERRORS.calls(f"looking up the network of cluster {spec.name} in {spec.region}"):
         if net.subnet_id:
             found = ec2.describe_subnets(Filters=[{"Name": "subnet-id", "Values": [net.subnet_id]}])["Subnets"]
             if not found:
@@ -90,13 +90,3 @@ def resolve_network(ec2: Any, spec: AwsClusterSpec, use_internal_ips: bool) -> N
             )
         best = sorted(usable, key=_rank)[0]
         return Network(vpc_id=vpc_id, subnet_id=best["SubnetId"], zone=spec.zone, vpc_is_default=is_default, subnet_chosen=True)
-
-
-def check_user_security_group(ec2: Any, group_id: str, vpc_id: str) -> None:
-    """A security group the user brought must exist and be in the cluster's VPC (it is never changed)."""
-    with aws_errors(f"looking up security group {group_id}"):
-        groups = ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group_id]}])["SecurityGroups"]
-    if not groups:
-        raise CloudError(f"security group {group_id} (network.security_group_id) does not exist")
-    if groups[0]["VpcId"] != vpc_id:
-        raise CloudError(f"security group {group_id} is in {groups[0]['VpcId']}, but the cluster's subnet is in {vpc_id}")

@@ -7,44 +7,45 @@ from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.aws import tags
-from provisioner.clouds.aws.errors import aws_errors, or_none
-from provisioner.clouds.aws.inspection import PLACEMENT_GROUP, Inspection, Recorder
+from provisioner.clouds.reconcile import Resource
 from provisioner.errors import CloudError
-from provisioner.state import CloudResource
 
+KIND = "placement_group"
 STRATEGY = "cluster"
 
 
-def find(ec2: Any, name: str) -> dict[str, Any] | None:
-    answer = or_none(ec2.describe_placement_groups, "InvalidPlacementGroup.Unknown", GroupNames=[name])
-    return answer["PlacementGroups"][0] if answer and answer["PlacementGroups"] else None
-
-
-def inspect(ec2: Any, cluster: str) -> Inspection:
+def declare(ec2: Any, cluster: str, region: str) -> Resource[dict[str, Any]]:
     name = naming.aws_placement_group(cluster)
-    with aws_errors(f"looking up placement group {name}"):
-        group = find(ec2, name)
-    if group is None:
-        return Inspection(PLACEMENT_GROUP, name, "create", f"strategy {STRATEGY}, for the GPU node groups")
-    tags.require_ours(group.get("Tags"), cluster, f"placement group {name}")
-    if group.get("Strategy") != STRATEGY:
-        raise CloudError(
-            f"placement group {name} has strategy {group.get('Strategy')}, not {STRATEGY}", hint="`rlcloud down` then `rlcloud up` recreates it"
+
+    def read() -> dict[str, Any] | None:
+        # An unknown name answers InvalidPlacementGroup.Unknown: absent, to the reconciler.
+        groups: list[dict[str, Any]] = ec2.describe_placement_groups(GroupNames=[name])["PlacementGroups"]
+        return groups[0] if groups else None
+
+    def create() -> dict[str, Any]:
+        answer: dict[str, Any] = ec2.create_placement_group(
+            GroupName=name, Strategy=STRATEGY, TagSpecifications=tags.tag_specification("placement-group", cluster)
         )
-    return Inspection(PLACEMENT_GROUP, name, "keep", current=group)
+        return answer.get("PlacementGroup") or {"GroupName": name, "Strategy": STRATEGY}
 
-
-def ensure(ec2: Any, cluster: str, found: Inspection, record: Recorder) -> str:
-    if found.action == "create":
-        with aws_errors(f"creating placement group {found.name}"):
-            ec2.create_placement_group(
-                GroupName=found.name,
-                Strategy=STRATEGY,
-                TagSpecifications=tags.tag_specification("placement-group", cluster),
+    def drift(group: dict[str, Any]) -> str | None:
+        # A placement group's strategy cannot be changed, and one cannot be replaced while
+        # instances are in it: only `down` + `up` can fix this.
+        if group.get("Strategy") != STRATEGY:
+            raise CloudError(
+                f"placement group {name} has strategy {group.get('Strategy')}, not {STRATEGY}", hint="`rlcloud down` then `rlcloud up` recreates it"
             )
-    record(CloudResource(kind=PLACEMENT_GROUP, id=found.name))
-    return found.name
+        return None
 
-
-def delete(ec2: Any, name: str) -> None:
-    ec2.delete_placement_group(GroupName=name)
+    return Resource(
+        kind=KIND,
+        name=name,
+        read=read,
+        create=create,
+        delete=lambda _: ec2.delete_placement_group(GroupName=name),
+        drift=drift,
+        owned=lambda group: tags.say_ours(group.get("Tags"), cluster),
+        detail=f"strategy {STRATEGY}, for the GPU node groups",
+        foreign_hint=tags.foreign_hint(cluster),
+        delete_command=f"aws ec2 --region {region} delete-placement-group --group-name {name}",
+    )

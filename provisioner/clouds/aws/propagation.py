@@ -16,20 +16,13 @@ import functools
 import time
 from typing import Any
 
-from provisioner.clouds.aws.errors import error_code, error_message, to_cloud_error
+from provisioner.clouds.aws.errors import ERRORS, aws_code
+from provisioner.clouds.errors import NotYetConsistent
 from provisioner.errors import CloudError
 from provisioner.progress import Progress
 from provisioner.retry import retry_while
 
 BUDGET_S = 120.0
-
-
-class _NotYet(Exception):
-    """EC2 does not know the instance profile yet (IAM propagation)."""
-
-
-def _is_propagation_error(exc: Exception) -> bool:
-    return isinstance(exc, _NotYet)
 
 
 def launch_request(node_config: dict[str, Any]) -> dict[str, Any]:
@@ -43,17 +36,15 @@ def launch_request(node_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dry_run(ec2: Any, request: dict[str, Any]) -> None:
-    from botocore.exceptions import ClientError
-
-    try:
-        ec2.run_instances(DryRun=True, **request)
-    except ClientError as exc:
-        code = error_code(exc)
-        if code == "DryRunOperation":
-            return
-        if code == "InvalidParameterValue" and "iaminstanceprofile" in error_message(exc).lower():
-            raise _NotYet(error_message(exc)) from None
-        raise to_cloud_error(exc, "a dry run of the head's launch (to check the new instance profile) failed") from None
+    """One dry-run launch: returns when EC2 would launch it; raises NotYetConsistent (the
+    kind errors.py gives "unknown instance profile") while EC2 does not know the profile."""
+    with ERRORS.calls("a dry run of the head's launch (to check the new instance profile) failed"):
+        try:
+            ec2.run_instances(DryRun=True, **request)
+        except Exception as exc:
+            if aws_code(exc) == "DryRunOperation":  # "would have succeeded"
+                return
+            raise
     raise CloudError("EC2 accepted a dry-run launch as a real one", hint="this should not happen; check for stray instances with `rlcloud down`")
 
 
@@ -67,10 +58,10 @@ def wait_until_launchable(ec2: Any, request: dict[str, Any], profile_arns: list[
             progress.waiting(f"EC2 does not see instance profile {arn.rsplit('/', 1)[-1]} yet (IAM propagation); retrying")
 
         try:
-            retry_while(functools.partial(_dry_run, ec2, probe), _is_propagation_error, budget_s=BUDGET_S, on_retry=note)
-        except _NotYet as exc:
+            retry_while(functools.partial(_dry_run, ec2, probe), lambda exc: isinstance(exc, NotYetConsistent), budget_s=BUDGET_S, on_retry=note)
+        except NotYetConsistent as exc:
             raise CloudError(
-                f"EC2 still does not accept instance profile {arn} after {BUDGET_S:.0f} s: {exc}",
+                f"EC2 still does not accept instance profile {arn} after {BUDGET_S:.0f} s: {exc.cloud_message}",
                 hint="IAM is slow today: re-run `rlcloud up` in a minute (it continues where it stopped)",
             ) from None
     return time.monotonic() - started

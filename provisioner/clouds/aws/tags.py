@@ -1,8 +1,8 @@
-"""The tags rlcloud puts on every AWS resource it creates, and how it recognises its own.
+"""The tags rlcloud puts on every AWS resource it creates, in the shapes AWS's APIs take.
 
-`rlcloud-cluster=NAME` says which cluster a resource belongs to (the sweep finds it by
-that); `rlcloud-managed=true` says rlcloud created it, so a resource that merely carries the
-cluster tag (a user copied it onto their own security group) is never deleted.
+Which tags they are, and what makes a resource rlcloud's own, is the one ownership rule of
+provisioner/clouds/ownership.py; this module only spells it the AWS way (a list of
+{"Key", "Value"}, TagSpecifications, Describe* filters).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from provisioner import naming
-
-MANAGED_VALUE = "true"
+from provisioner.clouds import ownership
 
 
 def cluster_tags(cluster: str, name: str | None = None) -> list[dict[str, str]]:
-    tags = [{"Key": naming.TAG_KEY, "Value": cluster}, {"Key": naming.MANAGED_TAG_KEY, "Value": MANAGED_VALUE}]
+    tags = [{"Key": key, "Value": value} for key, value in ownership.cluster_tags(cluster).items()]
     if name:
         tags.append({"Key": "Name", "Value": name})
     return tags
@@ -31,24 +30,19 @@ def as_dict(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in tags or []}
 
 
-def is_ours(tags: Iterable[dict[str, str]] | None, cluster: str) -> bool:
-    """Created by rlcloud for this cluster."""
-    found = as_dict(tags)
-    return found.get(naming.TAG_KEY) == cluster and found.get(naming.MANAGED_TAG_KEY) == MANAGED_VALUE
-
-
-def require_ours(tags: Iterable[dict[str, str]] | None, cluster: str, what: str, hint: str = "delete or rename it, or rename the cluster") -> None:
-    """A resource with rlcloud's name for this cluster that rlcloud did not create stops `up`:
-    adopting it would hand it to `down`, changing it would change someone else's resource."""
-    if not is_ours(tags, cluster):
-        from provisioner.errors import CloudError
-
-        raise CloudError(f"{what} exists but rlcloud did not create it for cluster {cluster}", hint=hint)
+def say_ours(tags: Iterable[dict[str, str]] | None, cluster: str) -> bool:
+    """Created by rlcloud for `cluster`, by AWS tags (ownership.tags_say_ours)."""
+    return ownership.tags_say_ours(as_dict(tags), cluster)
 
 
 def cluster_filter(cluster: str, *, managed: bool = True) -> list[dict[str, Any]]:
-    """EC2 Describe* filters for resources rlcloud created for `cluster`."""
+    """EC2 Describe* filters for resources tagged for `cluster` (and created by rlcloud, with `managed`)."""
     filters = [{"Name": f"tag:{naming.TAG_KEY}", "Values": [cluster]}]
     if managed:
-        filters.append({"Name": f"tag:{naming.MANAGED_TAG_KEY}", "Values": [MANAGED_VALUE]})
+        filters.append({"Name": f"tag:{naming.MANAGED_TAG_KEY}", "Values": [ownership.MANAGED_VALUE]})
     return filters
+
+
+def foreign_hint(cluster: str, what_to_do: str = "delete or rename it, or rename the cluster") -> str:
+    """The hint when a resource has rlcloud's name for `cluster` but not its tags."""
+    return f"rlcloud did not create it for cluster {cluster}: {what_to_do}"
