@@ -117,6 +117,14 @@ class ErrorMapping:
                 raise
             raise err from None
 
+    def describe(self, exc: BaseException) -> Classified | None:
+        """The kind, code and message of an SDK exception or typed error (None: not the cloud's)."""
+        if isinstance(exc, TypedCloudError):
+            return Classified(type(exc), exc.code, exc.cloud_message, exc.hint)
+        if not isinstance(exc, self.sdk_errors()):
+            return None
+        return self.classify(exc)
+
     def kind_of(self, exc: BaseException) -> Kind | None:
         """The kind of an SDK exception or typed error, without building the message."""
         if isinstance(exc, TypedCloudError):

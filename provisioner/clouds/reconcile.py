@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from provisioner.clouds.base import ProvisionContext
-from provisioner.clouds.errors import TRANSIENT, AlreadyExists, ErrorMapping, NotFound
+from provisioner.clouds.errors import TRANSIENT, AlreadyExists, ErrorMapping, InUse, Kind, NotFound, NotYetConsistent, Throttled
 from provisioner.errors import CloudError
 from provisioner.plan import Action, PlannedResource
 from provisioner.retry import retry_while
@@ -40,6 +40,9 @@ T = TypeVar("T")
 WRITE_BUDGET_S = 120.0  # a create or update waiting out "not yet consistent"
 DELETE_BUDGET_S = 180.0  # a delete waiting out "in use" (instances still terminating)
 PARALLEL_DELETES = 8
+
+# How a wait is worded, in the cloud's terms: "security_group sg-1: still in use (DependencyViolation)".
+WAITING_WORDS: dict[Kind, str] = {InUse: "still in use", NotYetConsistent: "not visible yet", Throttled: "throttled"}
 DOWN_PASSES = 2
 
 
@@ -186,7 +189,7 @@ class Reconciler:
         doing = f"{'create' if existing is None else 'update'} {resource.kind} {resource.name}"
         with self.errors.calls(doing):
             try:
-                return self._retrying(write, self.write_budget_s)
+                return self._retrying(write, self.write_budget_s, doing)
             except Exception as exc:
                 if existing is not None or not self.errors.is_kind(exc, AlreadyExists):
                     raise
@@ -200,9 +203,12 @@ class Reconciler:
             )
         return found
 
-    def _retrying(self, call: Callable[[], T], budget_s: float) -> T:
+    def _retrying(self, call: Callable[[], T], budget_s: float, doing: str) -> T:
         def note(exc: Exception, delay: float) -> None:
-            self.ctx.progress.waiting(f"waiting for the cloud ({type(exc).__name__}); retrying in {delay:.1f}s")
+            found = self.errors.describe(exc)
+            state = WAITING_WORDS.get(found.kind, "not ready") if found and found.kind else "not ready"
+            code = found.code if found else type(exc).__name__
+            self.ctx.progress.waiting(f"{doing}: {state} ({code}); retrying in {delay:.1f}s")
 
         return retry_while(call, lambda exc: self.errors.is_kind(exc, *TRANSIENT), budget_s=budget_s, on_retry=note)
 
@@ -237,7 +243,7 @@ class Reconciler:
     def plan_down(self, survey: Callable[[], Sequence[Resource[Any]]]) -> list[PlannedResource]:
         """What `down` would delete and what it keeps; reads only."""
         out: list[PlannedResource] = []
-        present = self._present(survey())
+        present = self._present(survey(), forget=False)
         for resource, found in present:
             if resource.kept_on_down:
                 out.append(PlannedResource(kind=resource.kind, name=resource.name, action="keep", detail=resource.kept_on_down))
@@ -262,14 +268,15 @@ class Reconciler:
         failures: dict[str, str] = {}
         doomed: list[tuple[Resource[Any], Any]] = []
         for attempt in range(passes + 1):
-            doomed = [(r, f) for r, f in self._present(survey()) if self._deletable(r, f)]
+            doomed = [(r, f) for r, f in self._present(survey(), forget=self.apply) if self._deletable(r, f)]
             if not doomed or attempt == passes:
                 break
             self._delete_in_order(doomed, failures)
         return [Leftover(r.kind, r.name, failures.get(r.key, f"still there after {passes} passes"), r.delete_command) for r, _ in doomed]
 
-    def _present(self, resources: Sequence[Resource[Any]]) -> list[tuple[Resource[Any], Any]]:
-        """Read each resource; forget in state what the cloud no longer has."""
+    def _present(self, resources: Sequence[Resource[Any]], *, forget: bool) -> list[tuple[Resource[Any], Any]]:
+        """Read each resource; with `forget` (`down`, never its plan: a plan changes nothing,
+        the state file included), drop from state what the cloud no longer has."""
         present: list[tuple[Resource[Any], Any]] = []
         seen: set[str] = set()
         for resource in resources:
@@ -278,7 +285,8 @@ class Reconciler:
             seen.add(resource.key)
             found = self._read(resource)
             if found is None:
-                self._forget(resource.kind, resource.expected_id)
+                if forget:
+                    self._forget(resource.kind, resource.expected_id)
             else:
                 present.append((resource, found))
         return present
@@ -310,7 +318,7 @@ class Reconciler:
             return
         self.ctx.progress.step(f"deleting {resource.kind} {resource.name}")
         try:
-            self._retrying(lambda: delete(found), self.delete_budget_s)
+            self._retrying(lambda: delete(found), self.delete_budget_s, f"{resource.kind} {resource.name}")
         except Exception as exc:
             if not self.errors.is_kind(exc, NotFound):
                 err = self.errors.translate(exc, f"delete {resource.kind} {resource.name}")

@@ -157,6 +157,16 @@ def test_down_deletes_dependents_first_waits_out_in_use_and_forgets_each(ctx: Pr
     assert load_state("toy").resources == []
 
 
+def test_planning_down_changes_no_state_and_down_forgets_what_is_gone(ctx: ProvisionContext) -> None:
+    cloud = ToyCloud()
+    run_up(ctx, declare(cloud), apply=True)
+    del cloud.items["fw"]  # deleted by hand since
+    engine = Reconciler(ctx=ctx, errors=MAPPING, apply=True, delete_budget_s=5)
+    assert [p.name for p in engine.plan_down(lambda: declare(cloud))] == ["net", "box"]
+    assert [r.id for r in load_state("toy").resources] == ["net", "fw", "box"]  # the plan wrote nothing
+    assert engine.down(lambda: declare(cloud)) == [] and load_state("toy").resources == []
+
+
 def test_what_cannot_be_deleted_is_reported_with_its_command(ctx: ProvisionContext) -> None:
     cloud = ToyCloud()
     run_up(ctx, declare(cloud), apply=True)

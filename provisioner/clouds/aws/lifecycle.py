@@ -25,7 +25,7 @@ from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.aws import bucket, identity, inventory, keypair, placement, security_group, tags
-from provisioner.clouds.aws.errors import ERRORS, aws_code, unless_missing
+from provisioner.clouds.aws.errors import ERRORS, unless_missing
 from provisioner.clouds.aws.identity import UNKNOWN
 from provisioner.clouds.aws.images import Image, resolve_images
 from provisioner.clouds.aws.instance_types import check_node_types
@@ -34,14 +34,11 @@ from provisioner.clouds.aws.policies import Checkpoints, LaunchScope, head_polic
 from provisioner.clouds.aws.propagation import launch_request, wait_until_launchable
 from provisioner.clouds.aws.session import AwsSession
 from provisioner.clouds.base import ProvisionContext
-from provisioner.clouds.errors import InUse
-from provisioner.clouds.reconcile import DELETE_BUDGET_S, Reconciler, Resource
+from provisioner.clouds.reconcile import Reconciler, Resource
 from provisioner.compile.aws import node_config, use_internal_ips
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
-from provisioner.progress import Progress
 from provisioner.refs import AwsRefs
-from provisioner.retry import retry_while
 from provisioner.spec.models import AwsClusterSpec
 from provisioner.spec.resolve import ResolvedNode, resolve_nodes
 from provisioner.state import CloudResource
@@ -277,7 +274,7 @@ class AwsProvisioner:
                 needs = [r.key for r in declared if r.kind in (keypair.KIND, placement.KIND, identity.PROFILE)]
                 nodes = inventory.node_resources(aws.ec2, cluster, region, [str(g["GroupId"]) for g in groups], needs)
             # `detail` of a declaration says what `up` makes; on `down` it would only be noise.
-            return [_patient(r, ctx.progress) for r in [*nodes, *(dataclasses.replace(r, detail="") for r in declared)]]
+            return [*nodes, *(dataclasses.replace(r, detail="") for r in declared)]
 
         return survey
 
@@ -333,26 +330,3 @@ def _record_now(ctx: ProvisionContext, region: str, kind: str) -> RecordNow:
         ctx.save()
 
     return record
-
-
-def _patient(resource: Resource[Any], progress: Progress) -> Resource[Any]:
-    """`resource` whose delete waits while AWS answers "in use" (a security group until the
-    terminated nodes' interfaces are gone, a role until its profile is), saying so in AWS's
-    words. Once the wait is over the error is final, so the reconciler does not wait again."""
-    delete = resource.delete
-    if delete is None:
-        return resource
-
-    def patient(found: Any) -> object:
-        def note(exc: Exception, delay: float) -> None:
-            progress.waiting(f"{resource.kind} {resource.name} is still in use ({aws_code(exc)}); retrying")
-
-        try:
-            return retry_while(lambda: delete(found), lambda exc: ERRORS.is_kind(exc, InUse), budget_s=DELETE_BUDGET_S, on_retry=note)
-        except Exception as exc:
-            error = ERRORS.translate(exc, f"delete {resource.kind} {resource.name}") if ERRORS.is_kind(exc, InUse) else None
-            if error is None:
-                raise
-            raise CloudError(error.message, hint=error.hint) from None
-
-    return dataclasses.replace(resource, delete=patient)
