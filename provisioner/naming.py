@@ -161,15 +161,6 @@ def gcp_worker_service_account_email(cluster: str, project: str) -> str:
     return _gcp_email(gcp_worker_service_account_id(cluster), project)
 
 
-def gcp_legacy_service_account_id(cluster: str) -> str:
-    """The one account head and workers shared before the split; `up` and `down` delete it."""
-    return _gcp_service_account_id(cluster, "")
-
-
-def gcp_legacy_service_account_email(cluster: str, project: str) -> str:
-    return _gcp_email(gcp_legacy_service_account_id(cluster), project)
-
-
 # --- Azure
 def azure_resource_group(cluster: str) -> str:
     return f"rlcloud-{cluster}"

@@ -27,16 +27,12 @@ def node_accounts(spec: GcpClusterSpec) -> NodeAccounts:
     return NodeAccounts(head=managed_email(spec, "head"), worker=managed_email(spec, "worker"), created=True)
 
 
-# The accounts rlcloud makes (or made) for a cluster, by the role they play.
-MANAGED_ROLES = ("head", "worker", "legacy")
+# The accounts rlcloud makes for a cluster, by the role they play.
+MANAGED_ROLES = ("head", "worker")
 
 
 def managed_email(spec: GcpClusterSpec, role: str) -> str:
-    """The email of the account rlcloud makes for `role` ("head" / "worker"), or made for
-    "legacy" before the split. `down` looks for all three, whatever the spec says now."""
-    email = {
-        "head": naming.gcp_head_service_account_email,
-        "worker": naming.gcp_worker_service_account_email,
-        "legacy": naming.gcp_legacy_service_account_email,
-    }[role]
+    """The email of the account rlcloud makes for `role` ("head" / "worker"). `down` looks
+    for both, whatever the spec says now (it may name the user's accounts since `up`)."""
+    email = {"head": naming.gcp_head_service_account_email, "worker": naming.gcp_worker_service_account_email}[role]
     return email(spec.name, spec.project)

@@ -51,12 +51,10 @@ def rendered(cluster: str) -> dict[str, Any]:
 
 
 def accounts(cluster: str) -> dict[str, str]:
-    """Emails of the accounts rlcloud makes for a cluster, and of the one it made before the
-    head / worker split."""
+    """Emails of the accounts rlcloud makes for a cluster: the head's and the workers'."""
     return {
         "head": naming.gcp_head_service_account_email(cluster, "my-rl-project"),
         "worker": naming.gcp_worker_service_account_email(cluster, "my-rl-project"),
-        "legacy": naming.gcp_legacy_service_account_email(cluster, "my-rl-project"),
     }
 
 

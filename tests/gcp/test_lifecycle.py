@@ -50,7 +50,7 @@ def test_plan_up_reup_down_leaves_nothing(gcp: GcpProject, which: str) -> None:
     assert config["provider"]["type"] == "external"
     assert config["provider"]["module"] == "provisioner.clouds.gcp.node_provider.RlcloudGcpNodeProvider"
     emails = accounts(cluster)
-    assert {emails["head"], emails["worker"]} <= set(gcp.world.service_accounts) and emails["legacy"] not in gcp.world.service_accounts
+    assert {emails["head"], emails["worker"]} <= set(gcp.world.service_accounts)
     placed = []
     for name, node_type in config["available_node_types"].items():
         nc = node_type["node_config"]
@@ -275,14 +275,14 @@ def test_placement_policy_from_an_earlier_spec_is_still_removed(gcp: GcpProject)
 
 def test_head_address_is_the_running_heads_ip(gcp: GcpProject) -> None:
     from provisioner.clouds.base import ProvisionContext
-    from provisioner.clouds.gcp import provisioner
+    from provisioner.clouds.gcp.lifecycle import GcpProvisioner
     from provisioner.progress import Progress
     from provisioner.spec import load_spec
     from provisioner.state import ClusterState
 
     spec = load_spec(gcp.spec(GCP_TEMPLATES["gcp-single-node-8gpu"]))
     ctx = ProvisionContext(spec=spec, state=ClusterState(name=spec.name, cloud="gcp"), progress=Progress.silent())
-    gcp_provisioner = provisioner()
+    gcp_provisioner = GcpProvisioner()
     assert gcp_provisioner.head_address(ctx) is None
     gcp.world.add_instance("w", {"ray-cluster-name": spec.name, "ray-node-type": "worker"})
     gcp.world.add_instance("stopped-head", {"ray-cluster-name": spec.name, "ray-node-type": "head"}, status="TERMINATED")
@@ -310,7 +310,7 @@ def test_a_same_named_resource_rlcloud_did_not_make_is_never_taken_over(gcp: Gcp
     }
     gcp.world.firewalls[("my-rl-project", ssh_rule)] = dict(theirs)
     result = run_cli("up", str(spec), "--yes", "--provision-only")
-    assert result.code == 1 and f"firewall rule {ssh_rule} exists but rlcloud did not create it" in result.text
+    assert result.code == 1 and f"firewall_rule {ssh_rule} already exists but was not created by rlcloud" in result.text
     assert gcp.fake.mutations() == []
     down(spec)
     assert gcp.world.firewalls == {("my-rl-project", ssh_rule): theirs}

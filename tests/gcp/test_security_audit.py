@@ -100,8 +100,11 @@ def audit_identities(clients: GcpClients, cluster: str, bucket: str) -> None:
     on every service account's own policy (who may act as whom), and on the bucket."""
     emails = accounts(cluster)
     project = ProjectPolicy(clients).read()
-    every_account = [a["email"] for a in clients.iam.projects().serviceAccounts().list(name="projects/my-rl-project").execute()["accounts"]]
-    assert emails["legacy"] not in every_account, "one account for head and workers is gone"
+    listed = clients.iam.projects().serviceAccounts().list(name="projects/my-rl-project").execute()["accounts"]
+    every_account = [a["email"] for a in listed]
+    marker = naming.gcp_managed_marker(cluster)
+    cluster_accounts = {a["email"] for a in listed if marker in a.get("description", "")}
+    assert cluster_accounts == {emails["head"], emails["worker"]}, "head and workers each run as an account of their own"
     act_as = {account: AccountPolicy(clients, account).read() for account in every_account}
     bucket_policy = BucketPolicy(clients, bucket).read()
     prefix_only = f'startsWith("projects/_/buckets/{bucket}/objects/runs/")'

@@ -107,11 +107,10 @@ def test_every_valid_cluster_name_gives_valid_cloud_names(name: str) -> None:
     accounts = {
         "head": naming.gcp_head_service_account_id(name),
         "worker": naming.gcp_worker_service_account_id(name),
-        "legacy": naming.gcp_legacy_service_account_id(name),  # what `up` and `down` look for from older clusters
     }
     for sa in accounts.values():
         assert 6 <= len(sa) <= 30 and re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", sa)
-    assert len(set(accounts.values())) == 3, accounts
+    assert len(set(accounts.values())) == 2, accounts
     assert accounts["head"].endswith("-head") and accounts["worker"].endswith("-worker")
     gce = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
     for derived in (naming.gcp_firewall_internal(name), naming.gcp_placement_policy(name), naming.gcp_network_tag(name)):

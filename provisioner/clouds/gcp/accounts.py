@@ -8,8 +8,6 @@ and verification tasks execute model-generated programs):
   an account needs actAs on that account), and the checkpoint grant on the bucket;
 - worker: the checkpoint grant on the bucket, nothing else: it cannot create or delete VMs,
   act as any account, or read anything outside the checkpoint prefix.
-Clusters made before this split ran head and workers as one account holding all of the
-head's grants plus actAs on itself; `up` revokes its grants and deletes it, as `down` does.
 
 Accounts the user names (identity.service_account / worker_service_account) are used as is:
 rlcloud reads nothing of them and changes no binding.
@@ -21,18 +19,17 @@ from provisioner.clouds.gcp.iam_policy import Grant, Holding, service_account_me
 from provisioner.compile.gcp_accounts import MANAGED_ROLES as MANAGED_ROLES
 from provisioner.compile.gcp_accounts import NodeAccounts as NodeAccounts
 from provisioner.compile.gcp_accounts import managed_email as managed_email
-from provisioner.compile.gcp_accounts import node_accounts
+from provisioner.compile.gcp_accounts import node_accounts as node_accounts
 from provisioner.spec.models import GcpClusterSpec
 
 ACT_AS_ROLE = "roles/iam.serviceAccountUser"
 
 
-def project_holdings(spec: GcpClusterSpec, legacy: str | None) -> list[Holding]:
-    """On the project: the head's autoscaler role; the worker, and the legacy account when it
-    is the cluster's (`legacy`), nothing."""
+def project_holdings(spec: GcpClusterSpec) -> list[Holding]:
+    """On the project: the head's autoscaler role; the worker, nothing."""
     accounts = node_accounts(spec)
     autoscaler = Grant(target="project", resource=spec.project, role=spec.identity.autoscaler_role, member=service_account_member(accounts.head))
-    return [Holding(accounts.head, autoscaler), Holding(accounts.worker), *([Holding(legacy)] if legacy else [])]
+    return [Holding(accounts.head, autoscaler), Holding(accounts.worker)]
 
 
 def worker_account_holdings(spec: GcpClusterSpec) -> list[Holding]:

@@ -2,15 +2,14 @@
 the checkpoint bucket's): what `plan` shows, making them exactly what the spec says in one
 policy write, recording them in the state, and removing them for `down`.
 
-One write per resource, not per grant: the head and the worker (and a legacy account being
-revoked) change together, so a resource's policy is never left half-converged by rlcloud.
+One write per resource, not per grant: the head and the worker change together, so a
+resource's policy is never left half-converged by rlcloud.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from provisioner.clouds.gcp.errors import describe_failure
 from provisioner.clouds.gcp.iam_policy import (
     Holding,
     PolicyResource,
@@ -93,7 +92,7 @@ class Bindings:
                 remove_members(self.policy, list(holders))
             except CloudError as exc:
                 return [
-                    f"binding of {email} on {self.policy.description} ({', '.join(roles)}): {describe_failure(exc)} ({manual(email)})"
+                    f"binding of {email} on {self.policy.description} ({', '.join(roles)}): {exc.message} ({manual(email)})"
                     for email, roles in holders.items()
                 ]
         self.forget()

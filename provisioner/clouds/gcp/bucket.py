@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner import naming
 from provisioner.clouds.gcp.accounts import node_accounts
 from provisioner.clouds.gcp.bindings import Bindings
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call
+from provisioner.clouds.gcp.errors import ERRORS, unless_exists, unless_missing
 from provisioner.clouds.gcp.iam_policy import Grant, Holding, Policy, service_account_member
 from provisioner.clouds.gcp.identity import find_accounts
 from provisioner.clouds.gcp.scope import Scope
+from provisioner.clouds.ownership import cluster_tags, tags_say_ours
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
 from provisioner.spec.models import GcpClusterSpec
@@ -37,13 +37,8 @@ def checkpoint_bucket(spec: GcpClusterSpec) -> str | None:
     return spec.storage.bucket if spec.storage.scheme == "gs" else None
 
 
-def managed_labels(cluster: str) -> dict[str, str]:
-    return {naming.TAG_KEY: cluster, naming.MANAGED_TAG_KEY: "true"}
-
-
 def is_managed(bucket: Any, cluster: str) -> bool:
-    labels = bucket.labels or {}
-    return labels.get(naming.TAG_KEY) == cluster and labels.get(naming.MANAGED_TAG_KEY) == "true"
+    return tags_say_ours(bucket.labels, cluster)
 
 
 def has_uniform_access(bucket: Any) -> bool:
@@ -51,7 +46,7 @@ def has_uniform_access(bucket: Any) -> bool:
 
 
 def get_bucket(clients: GcpClients, name: str) -> Any | None:
-    with gcp_call(f"reading bucket gs://{name}", clients.project):
+    with ERRORS.calls(f"reading bucket gs://{name}"):
         return clients.storage.lookup_bucket(name)
 
 
@@ -60,8 +55,9 @@ def create_bucket(clients: GcpClients, spec: GcpClusterSpec, name: str) -> Any:
     bucket.iam_configuration.uniform_bucket_level_access_enabled = True
     bucket.iam_configuration.public_access_prevention = "enforced"
     bucket.versioning_enabled = True
-    bucket.labels = managed_labels(spec.name)
-    create_or_adopt(f"creating bucket gs://{name}", clients.project, lambda: clients.storage.create_bucket(bucket, location=spec.region))
+    bucket.labels = cluster_tags(spec.name)
+    with ERRORS.calls(f"creating bucket gs://{name}"):
+        unless_exists(lambda: clients.storage.create_bucket(bucket, location=spec.region))
     # Read back either way: a 409 means it exists (ours from a lost answer, or someone else's).
     found = get_bucket(clients, name)
     assert found is not None
@@ -93,17 +89,18 @@ class BucketPolicy:
         self.description = f"bucket gs://{name}"
 
     def read(self) -> Policy:
-        with gcp_call(f"reading the IAM policy of {self.description}", self.clients.project):
-            return self.clients.storage.bucket(self.name).get_iam_policy(requested_policy_version=3).to_api_repr()
+        with ERRORS.calls(f"reading the IAM policy of {self.description}"):
+            policy: Policy = self.clients.storage.bucket(self.name).get_iam_policy(requested_policy_version=3).to_api_repr()
+        return policy
 
     def write(self, policy: Policy) -> None:
         from google.api_core.iam import Policy as ApiPolicy
 
-        self.clients.storage.bucket(self.name).set_iam_policy(ApiPolicy.from_api_repr(policy))
+        self.clients.storage.bucket(self.name).set_iam_policy(ApiPolicy.from_api_repr(policy))  # type: ignore[no-untyped-call]  # google-api-core leaves it unannotated
 
 
-def purge_bucket(clients: GcpClients, name: str) -> bool:
-    """Delete every object version, then the bucket; False when it was already gone."""
+def purge_bucket(clients: GcpClients, name: str) -> None:
+    """Delete every object version, then the bucket; already gone is done too."""
 
     def purge() -> None:
         bucket = clients.storage.bucket(name)
@@ -111,17 +108,16 @@ def purge_bucket(clients: GcpClients, name: str) -> bool:
             bucket.delete_blob(blob.name, generation=blob.generation)
         bucket.delete()
 
-    return delete_if_present(f"deleting bucket gs://{name} and its checkpoints", clients.project, purge)
+    with ERRORS.calls(f"deleting bucket gs://{name} and its checkpoints"):
+        unless_missing(purge)
 
 
-def bucket_holdings(spec: GcpClusterSpec, uniform_access: bool, legacy: str | None) -> list[Holding]:
-    """The same checkpoint grant for the head and the workers (for accounts rlcloud creates);
-    the legacy account, when it is the cluster's, nothing."""
+def bucket_holdings(spec: GcpClusterSpec, uniform_access: bool) -> list[Holding]:
+    """The same checkpoint grant for the head and the workers (for accounts rlcloud creates)."""
     accounts = node_accounts(spec)
     if not accounts.created:
         return []
-    holdings = [Holding(email, checkpoint_grant(spec, email, uniform_access)) for email in (accounts.head, accounts.worker)]
-    return holdings + ([Holding(legacy)] if legacy else [])
+    return [Holding(email, checkpoint_grant(spec, email, uniform_access)) for email in (accounts.head, accounts.worker)]
 
 
 class CheckpointStep:
@@ -149,8 +145,7 @@ class CheckpointStep:
         """Only accounts rlcloud creates are granted; a user's account keeps its bindings."""
         if not node_accounts(self.scope.spec).created:
             return []
-        legacy = find_accounts(self.scope, ("legacy",)).get("legacy")
-        return bucket_holdings(self.scope.spec, uniform_access=bucket is None or has_uniform_access(bucket), legacy=legacy.email if legacy else None)
+        return bucket_holdings(self.scope.spec, uniform_access=bucket is None or has_uniform_access(bucket))
 
     def plan_up(self) -> list[PlannedResource]:
         if self.name is None:
@@ -237,5 +232,5 @@ class CheckpointStep:
                 purge_bucket(self.scope.clients, name)
                 self.scope.forget(KIND, name)
             except CloudError as exc:
-                left.append(f"bucket gs://{name}: {describe_failure(exc)} (gcloud storage rm -r gs://{name})")
+                left.append(f"bucket gs://{name}: {exc.message} (gcloud storage rm -r gs://{name})")
         return left

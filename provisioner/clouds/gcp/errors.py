@@ -1,22 +1,45 @@
-"""Google API errors -> CloudError (exit 1, Google's message, what to do next), and the few
-questions rlcloud asks of an error (not found? already exists? still in use?).
+"""Google's answers in rlcloud's one error vocabulary (provisioner/clouds/errors.py).
 
-Two error families reach us: google-api-core exceptions (google-cloud-compute, -storage, and
-failed Compute operations) and googleapiclient's HttpError (IAM, Resource Manager). Both are
-read into one `GoogleError` so every predicate and hint works for either.
+`ERRORS` reads a Google exception once: its kind (NotFound, InUse, ...), Google's status and
+reason, its message, and what the user should do next. Every Google call runs inside
+`ERRORS.calls("what we were doing")` (or through the reconciler, which does the same), so a
+quota, capacity or permission problem reaches the user as one message (exit 1):
+
+    creating firewall rule rlcloud-x-ssh: GCP said 403 quotaExceeded: Quota 'FIREWALLS' exceeded. ...
+      hint: a quota or rate limit was hit: ...
+
+Three error families reach us: google-api-core exceptions (google-cloud-compute, -storage,
+and failed Compute operations), googleapiclient's HttpError (IAM, Resource Manager), and
+google-auth's credential errors. All are read into one `GoogleError` first.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from provisioner.errors import CloudError, RlcloudError
+from provisioner.clouds.errors import (
+    RESUME,
+    AlreadyExists,
+    AuthFailed,
+    CapacityUnavailable,
+    Classified,
+    ErrorMapping,
+    InUse,
+    Kind,
+    NotFound,
+    NotYetConsistent,
+    QuotaExceeded,
+    Throttled,
+)
 
+T = TypeVar("T")
+
+# A 403 rateLimitExceeded is a per-minute project quota: it is reported (re-running finishes
+# the job), not waited out, like any other quota. Only HTTP 429 is throttling.
 QUOTA_REASONS = {"quotaExceeded", "QUOTA_EXCEEDED", "rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED"}
 CAPACITY_REASONS = {"ZONE_RESOURCE_POOL_EXHAUSTED", "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS", "resourcePoolExhausted"}
 API_DISABLED_REASONS = {"accessNotConfigured", "SERVICE_DISABLED"}
@@ -26,18 +49,34 @@ OPERATOR_ROLES = (
     "roles/iam.serviceAccountAdmin and roles/iam.serviceAccountUser (node service account), "
     "roles/resourcemanager.projectIamAdmin (its project binding), roles/storage.admin (checkpoint bucket)"
 )
+_PROJECT_IN_URL = re.compile(r"/projects/([a-z][-a-z0-9]{4,28}[a-z0-9])(?:[/:?]|$)")
 
 
 @dataclass(frozen=True)
 class GoogleError:
     status: int | None
-    reasons: frozenset[str]  # REST errors[].reason, operation errors[].code, error.status, ErrorInfo reason
+    reasons: tuple[str, ...]  # REST errors[].reason, operation errors[].code, error.status, ErrorInfo reason; first = main
     message: str
+    project: str | None = None  # the project the failed request named, when its URL is known
+
+    @property
+    def code(self) -> str:
+        """Google's code as the user sees it: HTTP status and main reason, e.g. 403 quotaExceeded."""
+        return " ".join(part for part in (str(self.status) if self.status else "", self.reasons[0] if self.reasons else "") if part) or "error"
 
 
 def _strip_request_line(message: str) -> str:
     # google-api-core prefixes "GET https://...: "; the URL is noise for the person reading.
     return re.sub(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ", "", message.strip())
+
+
+def _add(reasons: list[str], *found: object) -> None:
+    reasons.extend(v for v in found if isinstance(v, str) and v and v not in reasons)
+
+
+def _project_of(url: object) -> str | None:
+    match = _PROJECT_IN_URL.search(url) if isinstance(url, str) else None
+    return match.group(1) if match else None
 
 
 def read_error(exc: BaseException) -> GoogleError | None:
@@ -47,78 +86,78 @@ def read_error(exc: BaseException) -> GoogleError | None:
     from googleapiclient.errors import HttpError
 
     if isinstance(exc, core.GoogleAPICallError):
-        reasons: set[str] = set()
+        reasons: list[str] = []
         details: list[str] = []
         for item in exc.errors or ():
-            field = (lambda key, item=item: item.get(key)) if isinstance(item, dict) else (lambda key, item=item: getattr(item, key, None))
-            reasons.update(v for v in (field("reason"), field("code")) if isinstance(v, str) and v)
-            if isinstance(field("message"), str) and field("message"):
-                details.append(field("message"))
-        if exc.reason:
-            reasons.add(exc.reason)
+            # REST errors[] are dicts; a Compute operation's are message objects.
+            fields = item if isinstance(item, dict) else {key: getattr(item, key, None) for key in ("reason", "code", "message")}
+            _add(reasons, fields.get("reason"), fields.get("code"))
+            if isinstance(fields.get("message"), str) and fields["message"]:
+                details.append(fields["message"])
+        _add(reasons, exc.reason)
         status = exc.code if isinstance(exc.code, int) else None
         message = _strip_request_line(exc.message or str(exc))
         # A failed Compute operation says only "SERVICE UNAVAILABLE"; the detail is in errors[].
         if details and details[0] not in message:
             message = details[0] if message.isupper() else f"{message}: {details[0]}"
-        return GoogleError(status=status, reasons=frozenset(reasons), message=message)
+        request = getattr(getattr(exc, "response", None), "request", None)
+        return GoogleError(status=status, reasons=tuple(reasons), message=message, project=_project_of(getattr(request, "url", None)))
     if isinstance(exc, HttpError):
-        reasons = set()
+        reasons = []
         try:
             body = json.loads(exc.content.decode("utf-8"))["error"]
-            if body.get("status"):
-                reasons.add(body["status"])
-            reasons.update(e.get("reason", "") for e in body.get("errors", []) if e.get("reason"))
-            for detail in body.get("details", []):
-                if detail.get("reason"):
-                    reasons.add(detail["reason"])
+            _add(reasons, body.get("status"), *(e.get("reason") for e in body.get("errors", [])))
+            _add(reasons, *(d.get("reason") for d in body.get("details", [])))
         except (ValueError, KeyError, TypeError, AttributeError):
             pass
-        return GoogleError(status=exc.resp.status, reasons=frozenset(reasons), message=exc.reason or str(exc))
+        return GoogleError(status=exc.resp.status, reasons=tuple(reasons), message=exc.reason or str(exc), project=_project_of(exc.uri))
     if isinstance(exc, (auth.RefreshError, auth.DefaultCredentialsError)):
-        return GoogleError(status=401, reasons=frozenset({"UNAUTHENTICATED"}), message=str(exc))
+        return GoogleError(status=401, reasons=("UNAUTHENTICATED",), message=str(exc))
     return None
 
 
-def is_not_found(exc: BaseException) -> bool:
-    err = read_error(exc)
-    return err is not None and err.status == 404
+def kind_of(err: GoogleError) -> Kind | None:
+    reasons = set(err.reasons)
+    if err.status == 404:
+        return NotFound
+    if err.status == 412 or (err.status == 409 and "ABORTED" in reasons):
+        # An IAM policy changed between our read and write (etag mismatch): read again.
+        return NotYetConsistent
+    if err.status == 409 and "not empty" in err.message:
+        return InUse  # a bucket still holding objects (one written while `down` purged it)
+    if err.status == 409:
+        return AlreadyExists
+    if err.status == 400 and "resourceInUseByAnotherResource" in reasons:
+        return InUse  # e.g. a placement policy or firewall of VMs still shutting down
+    if err.status == 400 and "Service account" in err.message and "does not exist" in err.message:
+        # IAM is eventually consistent: a just-created account is refused as a policy member
+        # for a few seconds.
+        return NotYetConsistent
+    if err.status == 429:
+        return Throttled
+    if reasons & QUOTA_REASONS:
+        return QuotaExceeded
+    if reasons & CAPACITY_REASONS:
+        return CapacityUnavailable
+    if reasons & API_DISABLED_REASONS:
+        return None
+    if err.status in (401, 403):
+        return AuthFailed
+    return None
 
 
-def is_already_exists(exc: BaseException) -> bool:
-    err = read_error(exc)
-    return err is not None and err.status == 409 and not is_concurrent_change(exc)
-
-
-def is_concurrent_change(exc: BaseException) -> bool:
-    """An IAM policy changed between our read and write (etag mismatch): read again."""
-    err = read_error(exc)
-    return err is not None and (err.status == 412 or (err.status == 409 and "ABORTED" in err.reasons))
-
-
-def is_in_use(exc: BaseException) -> bool:
-    """A resource other resources still reference (e.g. a placement policy of a VM)."""
-    err = read_error(exc)
-    return err is not None and err.status == 400 and "resourceInUseByAnotherResource" in err.reasons
-
-
-def is_new_member_not_visible(exc: BaseException) -> bool:
-    """IAM is eventually consistent: a just-created service account can be refused as a
-    policy member for a few seconds."""
-    err = read_error(exc)
-    return err is not None and err.status == 400 and "does not exist" in err.message
-
-
-def hint_for(err: GoogleError, project: str | None) -> str:
-    where = f"?project={project}" if project else ""
-    if err.reasons & QUOTA_REASONS or err.status == 429:
+def hint_for(err: GoogleError) -> str:
+    """What to do next about a Google error."""
+    where = f"?project={err.project}" if err.project else ""
+    kind = kind_of(err)
+    if kind in (QuotaExceeded, Throttled):
         return (
             f"a quota or rate limit was hit: wait a minute and re-run the command (it finishes what is missing), "
             f"or ask for more quota at https://console.cloud.google.com/iam-admin/quotas{where}"
         )
-    if err.reasons & CAPACITY_REASONS:
+    if kind is CapacityUnavailable:
         return "the zone has no capacity for this machine type right now: re-run later, or pick another zone in the spec"
-    if err.reasons & API_DISABLED_REASONS:
+    if set(err.reasons) & API_DISABLED_REASONS:
         return f"enable the API for the project: https://console.cloud.google.com/apis/library{where}"
     if err.status == 401:
         return "the credentials were refused: run `gcloud auth application-default login` (or fix GOOGLE_APPLICATION_CREDENTIALS)"
@@ -126,71 +165,46 @@ def hint_for(err: GoogleError, project: str | None) -> str:
         return f"the account running rlcloud lacks a permission; it needs {OPERATOR_ROLES}"
     if err.status == 404:
         return "check the project, region, zone and network names in the spec"
-    return "re-run the command: `up` finishes what is missing, `down` removes what was created"
+    return RESUME
 
 
-def to_cloud_error(exc: BaseException, action: str, project: str | None = None) -> CloudError | None:
+def _sdk_errors() -> tuple[type[BaseException], ...]:
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError
+    from googleapiclient.errors import HttpError
+
+    return (GoogleAPICallError, HttpError, RefreshError, DefaultCredentialsError)
+
+
+def _classify(exc: BaseException) -> Classified | None:
     err = read_error(exc)
     if err is None:
         return None
-    detail = f"HTTP {err.status}" if err.status else "error"
-    if err.reasons:
-        detail += ", " + ", ".join(sorted(err.reasons))
-    return CloudError(f"GCP: {action} failed: {err.message} ({detail})", hint=hint_for(err, project))
+    return Classified(kind_of(err), err.code, err.message, hint_for(err))
 
 
-@contextmanager
-def gcp_call(action: str, project: str | None = None) -> Iterator[None]:
-    """Run Google calls; their errors leave as CloudError with `action` in the message."""
+ERRORS = ErrorMapping(cloud="GCP", sdk_errors=_sdk_errors, classify=_classify)
+
+
+def _unless(kind: Kind, call: Callable[[], T]) -> T | None:
     try:
-        yield
-    except RlcloudError:
-        raise
+        return call()
     except Exception as exc:
-        converted = to_cloud_error(exc, action, project)
-        if converted is None:
-            raise
-        raise converted from None
+        if ERRORS.is_kind(exc, kind):
+            return None
+        raise
 
 
-T = TypeVar("T")
+def unless_missing(call: Callable[[], T]) -> T | None:
+    """`call()`, or None when Google answers that it does not exist (a read of what may be
+    absent, a delete of what may be gone already)."""
+    return _unless(NotFound, call)
 
 
-def read_or_none(action: str, project: str, call: Callable[[], T]) -> T | None:
-    """`call()`, or None when Google answers 404."""
-    with gcp_call(action, project):
-        try:
-            return call()
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
-
-
-def create_or_adopt(action: str, project: str, call: Callable[[], object]) -> bool:
-    """`call()`; False when the resource already exists (409), e.g. made by an earlier run
-    whose answer was lost: the caller then reads it and checks that it is ours."""
-    with gcp_call(action, project):
-        try:
-            call()
-            return True
-        except Exception as exc:
-            if is_already_exists(exc):
-                return False
-            raise
-
-
-def delete_if_present(action: str, project: str, call: Callable[[], object]) -> bool:
-    """`call()`; False when it was already gone (404)."""
-    return read_or_none(action, project, lambda: call() or True) is not None
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line for a `down` report: Google's message, or the exception's text."""
-    if isinstance(exc, RlcloudError):
-        return exc.message
-    err = read_error(exc)
-    return err.message if err else f"{type(exc).__name__}: {exc}"
+def unless_exists(call: Callable[[], T]) -> T | None:
+    """`call()`, or None when Google answers that it exists already (a create whose earlier
+    answer was lost): the caller then reads it and checks that it is ours."""
+    return _unless(AlreadyExists, call)
 
 
 def wait(operation: Any, timeout_s: float = 600.0) -> None:

@@ -7,8 +7,9 @@
 - deny:     every other ingress to the tag, at a lower priority than the two above but above
   the network's broad rules (the default VPC's default-allow-ssh admits 0.0.0.0/0 at
   priority 65534, which would make ssh_cidrs meaningless).
-Firewall rules carry no labels, so each names its cluster in its description; `down` only
-deletes rules whose description carries that marker.
+Firewall rules carry no labels, so each names its cluster in its description
+(provisioner/clouds/ownership.py); `up` refuses, and `down` leaves alone, a rule of the same
+name without that marker.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call, read_or_none, wait
-from provisioner.clouds.gcp.scope import Scope
-from provisioner.errors import CloudError
-from provisioner.plan import PlannedResource
+from provisioner.clouds.gcp.errors import wait
+from provisioner.clouds.ownership import description_says_ours
+from provisioner.clouds.reconcile import Resource
 from provisioner.spec.models import GcpClusterSpec
 
 KIND = "firewall_rule"
@@ -147,102 +147,40 @@ def desired_rules(spec: GcpClusterSpec, ssh_cidrs: list[str]) -> list[FirewallRu
     ]
 
 
-def is_managed(existing: Any, cluster: str) -> bool:
-    return naming.gcp_managed_marker(cluster) in (existing.description or "")
+def rule_resources(clients: GcpClients, spec: GcpClusterSpec, ssh_cidrs: list[str]) -> list[Resource[Any]]:
+    """The three rules as the reconciler runs them (`down` needs only names and marks, so
+    any `ssh_cidrs` will do there)."""
+    return [_resource(clients, spec.name, rule) for rule in desired_rules(spec, ssh_cidrs)]
 
 
-def get_rule(clients: GcpClients, name: str) -> Any | None:
-    return read_or_none(f"reading firewall rule {name}", clients.project, lambda: clients.firewalls.get(project=clients.project, firewall=name))
+def _resource(clients: GcpClients, cluster: str, rule: FirewallRule) -> Resource[Any]:
+    project, name = clients.project, rule.name
 
+    def read() -> Any:
+        return clients.firewalls.get(project=project, firewall=name)
 
-def create_rule(clients: GcpClients, rule: FirewallRule) -> None:
-    create_or_adopt(
-        f"creating firewall rule {rule.name}",
-        clients.project,
-        lambda: wait(clients.firewalls.insert(project=clients.project, firewall_resource=rule.to_resource())),
+    def create() -> Any:
+        wait(clients.firewalls.insert(project=project, firewall_resource=rule.to_resource()))
+        return read()
+
+    def update(_: Any) -> Any:
+        # A PUT replaces every field (e.g. new ssh_cidrs), so the rule is exactly the spec's.
+        wait(clients.firewalls.update(project=project, firewall=name, firewall_resource=rule.to_resource()))
+        return read()
+
+    return Resource(
+        kind=KIND,
+        name=name,
+        read=read,
+        create=create,
+        update=update,
+        delete=lambda _: wait(clients.firewalls.delete(project=project, firewall=name)),
+        drift=lambda found: "; ".join(rule.drift(found)) or None,
+        owned=lambda found: description_says_ours(found.description, cluster),
+        detail=_summary(rule),
+        foreign_hint=f"rename the cluster, or delete the rule: gcloud compute firewall-rules delete {name} --project {project}",
+        delete_command=f"gcloud compute firewall-rules delete {name} --project {project} --quiet",
     )
-
-
-def update_rule(clients: GcpClients, rule: FirewallRule) -> None:
-    """Replace the rule's fields (PUT), e.g. new ssh_cidrs."""
-    with gcp_call(f"updating firewall rule {rule.name}", clients.project):
-        wait(clients.firewalls.update(project=clients.project, firewall=rule.name, firewall_resource=rule.to_resource()))
-
-
-def delete_rule(clients: GcpClients, name: str) -> bool:
-    """Delete and wait; False when it was already gone."""
-    return delete_if_present(
-        f"deleting firewall rule {name}", clients.project, lambda: wait(clients.firewalls.delete(project=clients.project, firewall=name))
-    )
-
-
-class FirewallStep:
-    def __init__(self, scope: Scope) -> None:
-        self.scope = scope
-
-    def _rules(self) -> list[FirewallRule]:
-        return desired_rules(self.scope.spec, self.scope.ctx.ssh_cidrs)
-
-    def _existing(self, rule: FirewallRule) -> Any | None:
-        existing = get_rule(self.scope.clients, rule.name)
-        if existing is not None and not is_managed(existing, self.scope.spec.name) and not self.scope.recorded(KIND, rule.name):
-            raise CloudError(
-                f"firewall rule {rule.name} exists but rlcloud did not create it for cluster {self.scope.spec.name}",
-                hint=f"rename the cluster, or delete the rule: gcloud compute firewall-rules delete {rule.name} --project {self.scope.project}",
-            )
-        return existing
-
-    def plan_up(self) -> list[PlannedResource]:
-        planned = []
-        for rule in self._rules():
-            existing = self._existing(rule)
-            summary = _summary(rule)
-            if existing is None:
-                planned.append(PlannedResource(kind=KIND, name=rule.name, action="create", detail=summary))
-            elif changes := rule.drift(existing):
-                planned.append(PlannedResource(kind=KIND, name=rule.name, action="update", detail="; ".join(changes)))
-            else:
-                planned.append(PlannedResource(kind=KIND, name=rule.name, action="keep", detail=summary))
-        return planned
-
-    def apply(self) -> None:
-        for rule in self._rules():
-            existing = self._existing(rule)
-            if existing is None:
-                self.scope.step(f"creating firewall rule {rule.name} ({_summary(rule)})")
-                create_rule(self.scope.clients, rule)
-            elif rule.drift(existing):
-                self.scope.step(f"updating firewall rule {rule.name} ({'; '.join(rule.drift(existing))})")
-                update_rule(self.scope.clients, rule)
-            self.scope.record(KIND, rule.name)
-
-    def _ours(self) -> list[str]:
-        names = []
-        for name in naming.gcp_firewall_rules(self.scope.spec.name):
-            existing = get_rule(self.scope.clients, name)
-            if existing is not None and (is_managed(existing, self.scope.spec.name) or self.scope.recorded(KIND, name)):
-                names.append(name)
-        return names
-
-    def plan_down(self, purge_storage: bool) -> list[PlannedResource]:
-        return [PlannedResource(kind=KIND, name=name, action="delete") for name in self._ours()]
-
-    def destroy(self, purge_storage: bool) -> list[str]:
-        left = []
-        ours = self._ours()
-        for name in naming.gcp_firewall_rules(self.scope.spec.name):
-            if name in ours:
-                self.scope.step(f"deleting firewall rule {name}")
-                try:
-                    delete_rule(self.scope.clients, name)
-                except CloudError as exc:
-                    left.append(
-                        f"firewall rule {name}: {describe_failure(exc)} "
-                        f"(gcloud compute firewall-rules delete {name} --project {self.scope.project} --quiet)"
-                    )
-                    continue
-            self.scope.forget(KIND, name)
-        return left
 
 
 def _summary(rule: FirewallRule) -> str:

@@ -1,24 +1,24 @@
 """IAM policy edits for rlcloud's service accounts: make each account rlcloud manages hold
 exactly what the spec gives it on a resource (revoking roles it held there before, e.g. after
-the spec changed a role, or the autoscaler role of the one account clusters used before the
-head / worker split), or remove them; other members' bindings are never touched.
+the spec changed a role), or remove them; other members' bindings are never touched.
 
 Policies are the REST JSON shape ({"version", "etag", "bindings": [{"role", "members",
 "condition"}]}) whatever resource they sit on (project, service account, bucket), so the
 same pure functions serve all three. Writes are read-modify-write with the policy's etag; a
-concurrent change makes the write fail and we read again, so someone else's binding added
+concurrent change makes the write fail and we read again (provisioner.retry), so someone else's binding added
 meanwhile is never lost.
 """
 
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from provisioner.clouds.gcp.errors import gcp_call, is_concurrent_change, is_new_member_not_visible
+from provisioner.clouds.errors import NotYetConsistent
+from provisioner.clouds.gcp.errors import ERRORS
+from provisioner.retry import retry_while
 
 Policy = dict[str, Any]
 CONDITIONAL_POLICY_VERSION = 3  # required as soon as any binding carries a condition
@@ -155,31 +155,32 @@ class PolicyResource(Protocol):
     def write(self, policy: Policy) -> None: ...
 
 
-def _read_modify_write(resource: PolicyResource, edit: Callable[[Policy], Policy], sleep: Callable[[float], None]) -> bool:
-    attempts = 5
-    with gcp_call(f"updating the IAM policy of {resource.description}"):
-        for attempt in range(attempts):
-            policy = resource.read()
-            wanted = edit(policy)
-            if same_bindings(policy, wanted):
-                return False
-            try:
-                resource.write(wanted)
-                return True
-            except Exception as exc:
-                retry = is_concurrent_change(exc) or is_new_member_not_visible(exc)
-                if not retry or attempt == attempts - 1:
-                    raise
-                sleep(2.0 * (attempt + 1))
-    return False  # unreachable: the last attempt returns or raises
+# How long a policy write waits out a concurrent change or a member IAM does not know yet.
+POLICY_WRITE_BUDGET_S = 60.0
 
 
-def converge(resource: PolicyResource, holdings: Sequence[Holding], sleep: Callable[[float], None] = time.sleep) -> bool:
+def _read_modify_write(resource: PolicyResource, edit: Callable[[Policy], Policy]) -> bool:
+    """Read, edit, write with the read's etag; on a concurrent change (the etag is stale) or
+    a member IAM does not show yet, read and edit again (provisioner.retry)."""
+
+    def attempt() -> bool:
+        policy = resource.read()
+        wanted = edit(policy)
+        if same_bindings(policy, wanted):
+            return False
+        resource.write(wanted)
+        return True
+
+    with ERRORS.calls(f"updating the IAM policy of {resource.description}"):
+        return retry_while(attempt, lambda exc: ERRORS.is_kind(exc, NotYetConsistent), budget_s=POLICY_WRITE_BUDGET_S)
+
+
+def converge(resource: PolicyResource, holdings: Sequence[Holding]) -> bool:
     """Make each account hold exactly its holding on `resource`, in one write; True when the
     policy was written."""
-    return _read_modify_write(resource, lambda p: converged(p, holdings), sleep)
+    return _read_modify_write(resource, lambda p: converged(p, holdings))
 
 
-def remove_members(resource: PolicyResource, emails: Sequence[str], sleep: Callable[[float], None] = time.sleep) -> bool:
+def remove_members(resource: PolicyResource, emails: Sequence[str]) -> bool:
     """Remove the service accounts from every binding, in one write; True when written."""
-    return converge(resource, [Holding(email) for email in emails], sleep)
+    return converge(resource, [Holding(email) for email in emails])

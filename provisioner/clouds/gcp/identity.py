@@ -18,15 +18,17 @@ nothing of them and changes no binding.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.gcp.accounts import MANAGED_ROLES, managed_email, node_accounts, project_holdings, worker_account_holdings
 from provisioner.clouds.gcp.bindings import Bindings, forget_recorded
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import create_or_adopt, delete_if_present, describe_failure, gcp_call, read_or_none
-from provisioner.clouds.gcp.iam_policy import Holding, Policy, account_id
+from provisioner.clouds.gcp.errors import ERRORS, unless_exists, unless_missing
+from provisioner.clouds.gcp.iam_policy import Policy, account_id
 from provisioner.clouds.gcp.scope import Scope
+from provisioner.clouds.ownership import description_says_ours
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
 from provisioner.spec.models import GcpClusterSpec
@@ -51,13 +53,8 @@ def account_path(project: str, email: str) -> str:
 
 def get_account(clients: GcpClients, email: str) -> dict[str, Any] | None:
     accounts = clients.iam.projects().serviceAccounts()
-    return read_or_none(
-        f"reading service account {email}", clients.project, lambda: accounts.get(name=account_path(clients.project, email)).execute()
-    )
-
-
-def is_managed(account: dict[str, Any], cluster: str) -> bool:
-    return naming.gcp_managed_marker(cluster) in (account.get("description") or "")
+    with ERRORS.calls(f"reading service account {email}"):
+        return unless_missing(lambda: accounts.get(name=account_path(clients.project, email)).execute())
 
 
 def create_account(clients: GcpClients, spec: GcpClusterSpec, role: str) -> None:
@@ -70,17 +67,16 @@ def create_account(clients: GcpClients, spec: GcpClusterSpec, role: str) -> None
         },
     }
     accounts = clients.iam.projects().serviceAccounts()
-    create_or_adopt(
-        f"creating service account {email}", clients.project, lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute()
-    )
+    # Already there (an earlier run whose answer was lost): find_accounts checks it is ours.
+    with ERRORS.calls(f"creating service account {email}"):
+        unless_exists(lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute())
 
 
-def delete_account(clients: GcpClients, email: str) -> bool:
-    """Delete; False when it was already gone."""
+def delete_account(clients: GcpClients, email: str) -> None:
+    """Delete; already gone is done too."""
     accounts = clients.iam.projects().serviceAccounts()
-    return delete_if_present(
-        f"deleting service account {email}", clients.project, lambda: accounts.delete(name=account_path(clients.project, email)).execute()
-    )
+    with ERRORS.calls(f"deleting service account {email}"):
+        unless_missing(lambda: accounts.delete(name=account_path(clients.project, email)).execute())
 
 
 class ProjectPolicy:
@@ -91,12 +87,13 @@ class ProjectPolicy:
         self.description = f"project {clients.project}"
 
     def read(self) -> Policy:
-        with gcp_call(f"reading the IAM policy of {self.description}", self.clients.project):
-            return (
+        with ERRORS.calls(f"reading the IAM policy of {self.description}"):
+            policy: Policy = (
                 self.clients.resource_manager.projects()
                 .getIamPolicy(resource=f"projects/{self.clients.project}", body={"options": {"requestedPolicyVersion": 3}})
                 .execute()
             )
+        return policy
 
     def write(self, policy: Policy) -> None:
         # Errors pass through unconverted: the read-modify-write loop retries on some.
@@ -112,8 +109,11 @@ class AccountPolicy:
         self.description = f"service account {email}"
 
     def read(self) -> Policy:
-        with gcp_call(f"reading the IAM policy of {self.description}", self.clients.project):
-            return self.clients.iam.projects().serviceAccounts().getIamPolicy(resource=self.path, options_requestedPolicyVersion=3).execute()
+        with ERRORS.calls(f"reading the IAM policy of {self.description}"):
+            policy: Policy = (
+                self.clients.iam.projects().serviceAccounts().getIamPolicy(resource=self.path, options_requestedPolicyVersion=3).execute()
+            )
+        return policy
 
     def write(self, policy: Policy) -> None:
         self.clients.iam.projects().serviceAccounts().setIamPolicy(resource=self.path, body={"policy": policy}).execute()
@@ -135,12 +135,16 @@ def find_accounts(scope: Scope, roles: tuple[str, ...] = MANAGED_ROLES, *, refus
     name exists that is someone else's (no cluster marker, not in the state). That one is left
     out, so none of its bindings is touched; with `refuse_foreign` (an account `up` would
     create) it is an error."""
-    found = {}
+    found: dict[str, Found] = {}
     for role in roles:
         email = managed_email(scope.spec, role)
-        account = scope.read_once(f"{ACCOUNT_KIND}:{email}", lambda email=email: get_account(scope.clients, email))
-        if account is not None and not is_managed(account, scope.spec.name) and scope.recorded(ACCOUNT_KIND, email) is None:
-            if refuse_foreign and role != "legacy":
+        account = scope.read_once(f"{ACCOUNT_KIND}:{email}", partial(get_account, scope.clients, email))
+        if (
+            account is not None
+            and not description_says_ours(account.get("description"), scope.spec.name)
+            and scope.recorded(ACCOUNT_KIND, email) is None
+        ):
+            if refuse_foreign:
                 raise CloudError(
                     f"service account {email} exists but rlcloud did not create it for cluster {scope.spec.name}",
                     hint="name it in identity.service_account to use it as is, or rename the cluster",
@@ -163,7 +167,7 @@ def retire_account(scope: Scope, found: Found) -> None:
 class IdentityStep:
     """The head and worker accounts, the head's grant on the project and its actAs on the
     worker account; nothing at all for accounts the user names. `down` removes every account
-    of the cluster (a legacy one too) from the project's policy, then deletes them."""
+    of the cluster from the project's policy, then deletes them."""
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -174,10 +178,6 @@ class IdentityStep:
 
     def _worker_policy(self) -> Bindings:
         return Bindings(self.scope, AccountPolicy(self.scope.clients, self.nodes.worker), "service_account", self.nodes.worker)
-
-    def _project_holdings(self, found: dict[str, Found]) -> list[Holding]:
-        legacy = found.get("legacy")
-        return project_holdings(self.scope.spec, legacy.email if legacy else None)
 
     def _user_accounts(self) -> list[PlannedResource]:
         spec = self.scope.spec
@@ -209,7 +209,7 @@ class IdentityStep:
             )
             for role, email in (("head", self.nodes.head), ("worker", self.nodes.worker))
         ]
-        planned += self._project().plan(self._project_holdings(found), readable=True)
+        planned += self._project().plan(project_holdings(self.scope.spec), readable=True)
         worker = found.get("worker")
         planned += self._worker_policy().plan(worker_account_holdings(self.scope.spec), readable=worker is not None and worker.exists)
         return planned
@@ -224,7 +224,7 @@ class IdentityStep:
                 self.scope.unread(f"{ACCOUNT_KIND}:{email}")
                 create_account(self.scope.clients, self.scope.spec, role)
             self.scope.record(ACCOUNT_KIND, email, role=role)
-        self._project().apply(self._project_holdings(found))
+        self._project().apply(project_holdings(self.scope.spec))
         self._worker_policy().apply(worker_account_holdings(self.scope.spec))
 
     def plan_down(self, purge_storage: bool) -> list[PlannedResource]:
@@ -241,14 +241,12 @@ class IdentityStep:
         )
         if left:
             return left  # keep the accounts: deleting them would leave bindings to deleted members
-        for role in ("worker", "head", "legacy"):  # the worker's policy names the head, and goes with it
+        for role in ("worker", "head"):  # the worker's policy names the head, and goes with it
             if role not in found:
                 continue
             try:
                 retire_account(self.scope, found[role])
             except CloudError as exc:
                 email = found[role].email
-                left.append(
-                    f"service account {email}: {describe_failure(exc)} (gcloud iam service-accounts delete {email} --project {project} --quiet)"
-                )
+                left.append(f"service account {email}: {exc.message} (gcloud iam service-accounts delete {email} --project {project} --quiet)")
         return left

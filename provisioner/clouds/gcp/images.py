@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import gcp_call
+from provisioner.clouds.gcp.errors import ERRORS
 from provisioner.errors import CloudError
 from provisioner.images import gcp_node_image
 from provisioner.spec.models import GcpClusterSpec
@@ -43,7 +43,7 @@ def supports_gvnic(clients: GcpClients, image: str) -> bool | None:
     ref = parse_image(image, clients.project)
     if ref is None:
         return None
-    with gcp_call(f"reading image {image}", clients.project):
+    with ERRORS.calls(f"reading image {image}"):
         if ref.is_family:
             found: Any = clients.images.get_from_family(project=ref.project, family=ref.name)
         else:

@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 from provisioner import naming
+from provisioner.clouds.errors import NotFound
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import describe_failure, gcp_call, is_not_found, wait
+from provisioner.clouds.gcp.errors import ERRORS, wait
 from provisioner.clouds.gcp.scope import Scope
 from provisioner.plan import PlannedResource
 
@@ -26,7 +27,7 @@ def _list(clients: GcpClients, zone: str, filter_expr: str) -> list[Any]:
     from google.cloud import compute_v1
 
     request = compute_v1.ListInstancesRequest(project=clients.project, zone=zone, filter=filter_expr)
-    with gcp_call(f"listing instances in {zone}", clients.project):
+    with ERRORS.calls(f"listing instances in {zone}"):
         return list(clients.instances.list(request=request))
 
 
@@ -56,18 +57,25 @@ def delete_instances(clients: GcpClients, zone: str, names: list[str]) -> dict[s
     """Delete all at once, then wait for each; returns name -> why, for those not deleted."""
     started: dict[str, Any] = {}
     failed: dict[str, str] = {}
+
+    def note(name: str, exc: Exception) -> None:
+        if ERRORS.is_kind(exc, NotFound):
+            return  # gone already: what `down` wants
+        err = ERRORS.translate(exc, f"deleting VM {name}")
+        if err is None:
+            raise exc
+        failed[name] = err.message
+
     for name in names:
         try:
             started[name] = clients.instances.delete(project=clients.project, zone=zone, instance=name)
         except Exception as exc:
-            if not is_not_found(exc):
-                failed[name] = describe_failure(exc)
+            note(name, exc)
     for name, operation in started.items():
         try:
             wait(operation)
         except Exception as exc:
-            if not is_not_found(exc):
-                failed[name] = describe_failure(exc)
+            note(name, exc)
     return failed
 
 
@@ -79,10 +87,10 @@ def head_address(clients: GcpClients, cluster: str, zone: str, internal: bool) -
         if interface is None:
             continue
         if internal:
-            return interface.network_i_p or None
+            return str(interface.network_i_p) or None
         nat = next((c.nat_i_p for c in interface.access_configs if c.nat_i_p), None)
         if nat:
-            return nat
+            return str(nat)
     return None
 
 

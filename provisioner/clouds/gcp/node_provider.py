@@ -24,6 +24,8 @@ import copy
 import os
 from typing import Any
 
+# Ray's autoscaler and google-auth's credentials carry no type hints: the `type: ignore`s
+# below are for calls into them.
 from ray.autoscaler._private.gcp import config as ray_gcp
 from ray.autoscaler._private.gcp.node import GCPCompute, GCPNodeType
 from ray.autoscaler._private.gcp.node_provider import GCPNodeProvider
@@ -40,7 +42,7 @@ def _credentials() -> Any:
     try:
         credentials, _project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     except DefaultCredentialsError:
-        return AnonymousCredentials()
+        return AnonymousCredentials()  # type: ignore[no-untyped-call]
     return credentials
 
 
@@ -67,7 +69,7 @@ def clients(provider_config: dict[str, Any]) -> tuple[Any, Any]:
     compute = _overridden_client(COMPUTE_ENDPOINT_ENV, "compute", "v1")
     crm = _overridden_client(CRM_ENDPOINT_ENV, "cloudresourcemanager", "v1")
     if compute is None or crm is None:
-        default_crm, _iam, default_compute, _tpu = ray_gcp.construct_clients_from_provider_config(provider_config)
+        default_crm, _iam, default_compute, _tpu = ray_gcp.construct_clients_from_provider_config(provider_config)  # type: ignore[no-untyped-call]
         compute = compute or default_compute
         crm = crm or default_crm
     return crm, compute
@@ -76,7 +78,7 @@ def clients(provider_config: dict[str, Any]) -> tuple[Any, Any]:
 class RlcloudGcpNodeProvider(GCPNodeProvider):
     def _construct_clients(self) -> None:
         if not os.environ.get(COMPUTE_ENDPOINT_ENV):
-            super()._construct_clients()
+            super()._construct_clients()  # type: ignore[no-untyped-call]
             return
         _crm, compute = clients(self.provider_config)
         self.resources = {
@@ -86,11 +88,11 @@ class RlcloudGcpNodeProvider(GCPNodeProvider):
     @staticmethod
     def bootstrap_config(cluster_config: dict[str, Any]) -> dict[str, Any]:
         config = copy.deepcopy(cluster_config)
-        ray_gcp.check_legacy_fields(config)
+        ray_gcp.check_legacy_fields(config)  # type: ignore[attr-defined]
         config["head_node"] = {}  # Ray keeps the head's IAM settings here; we set none
         crm, compute = clients(config["provider"])
         # Ray's steps in Ray's order, minus _configure_iam_role.
-        config = ray_gcp._configure_project(config, crm)
-        config = ray_gcp._configure_key_pair(config, compute)
-        config = ray_gcp._configure_subnet(config, compute)
-        return config
+        config = ray_gcp._configure_project(config, crm)  # type: ignore[no-untyped-call]
+        config = ray_gcp._configure_key_pair(config, compute)  # type: ignore[no-untyped-call]
+        configured: dict[str, Any] = ray_gcp._configure_subnet(config, compute)  # type: ignore[no-untyped-call]
+        return configured

@@ -1,8 +1,9 @@
 """What every GCP step works with: the clients, the spec, and the cluster state it records
 each resource in the moment it exists (and forgets it the moment it is gone).
 
-A step is one kind of resource around the cluster (firewall rules, placement policy, node
-identity, checkpoint bucket, VMs) and offers the provisioner verbs for it. `up` runs steps
+A step is one kind of resource around the cluster (node identity, checkpoint bucket, VMs) and
+offers the provisioner verbs for it; firewall rules and the placement policy are declared as
+provisioner.clouds.reconcile.Resource instead, which is where the steps are headed. `up` runs steps
 in order; `down` runs them in reverse, so nothing is deleted while something still uses it.
 """
 
