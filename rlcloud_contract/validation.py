@@ -11,6 +11,7 @@ does.
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -69,7 +70,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, keep_last: bool) -> tuple[Any, .
     return tuple(cleaned)
 
 
-def _message(error: dict[str, Any], spec_cls: type[BaseModel], path: tuple[Any, ...]) -> str:
+def _message(error: Mapping[str, Any], spec_cls: type[BaseModel], path: tuple[Any, ...]) -> str:
     kind = error["type"]
     msg: str = error["msg"]
     if kind == "extra_forbidden":

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from rlcloud_contract.env import CHECKPOINT_URI_ENV
 from rlcloud_contract.errors import SpecError
@@ -86,10 +86,8 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = (), environ:
         raise ConfigError("\n".join(lines)) from None
 
 
-def describe_fields(model: type = RayRuntimeConfig, prefix: str = "") -> list[str]:
+def describe_fields(model: type[BaseModel] = RayRuntimeConfig, prefix: str = "") -> list[str]:
     """`name (type, default): description` for every field, nested sections included."""
-    from pydantic import BaseModel
-
     lines = []
     for name, info in model.model_fields.items():
         annotation = info.annotation

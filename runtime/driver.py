@@ -9,6 +9,7 @@ reports to the console, TensorBoard and W&B.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -195,7 +196,8 @@ def init_ray(config: RayRuntimeConfig) -> None:
         return
     cpus = config.learner_num_cpus + config.num_sampler_actors * config.sampler_num_cpus + config.verify_num_cpus
     gpus = config.learner_num_gpus + config.num_sampler_actors * config.sampler_num_gpus
-    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(cpus) + 1), num_gpus=gpus)
+    # A node has whole GPUs; fractional requests share them.
+    ray.init(address="local", num_cpus=max(os.cpu_count() or 1, int(cpus) + 1), num_gpus=math.ceil(gpus))
 
 
 ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): .+")

@@ -63,7 +63,7 @@ def load_packed_into(module: torch.nn.Module, packed: PackedWeights) -> None:
     Plain attribute swaps rather than load_state_dict: this runs once per version on every
     sampler, and its fixed cost is what grows with the sampler count."""
     tensors = unpack_tensors(packed)
-    targets = dict(module.named_parameters())
+    targets: dict[str, torch.Tensor] = dict(module.named_parameters())
     targets.update(module.named_buffers())
     if targets.keys() != tensors.keys():
         missing, unexpected = sorted(targets.keys() - tensors.keys()), sorted(tensors.keys() - targets.keys())

@@ -31,8 +31,8 @@ class RayWorkerGroup:
         self.cluster = cluster
         self.bundle_indices = list(bundle_indices)
         self.name = name
-        remote_cls = ray.remote(worker_class)
-        self.workers = []
+        remote_cls: Any = ray.remote(worker_class)
+        self.workers: list[Any] = []
         for position, bundle_index in enumerate(self.bundle_indices):
             resources = dict(cluster.bundles[bundle_index].resources)
             options: dict[str, Any] = {

@@ -103,7 +103,7 @@ class LearnerSession:
             state.optimizer if state else {},
         )
         self.step = found
-        if state is not None:
+        if state is not None and loaded is not None and self.store is not None:  # rank 0, which read it
             ref, _, _, stats = loaded
             self.resumed_from = ref
             self.prompt_rng.setstate(_as_tuple(state.rng["prompts"]))

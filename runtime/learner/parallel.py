@@ -13,7 +13,7 @@ one mode resumes in another.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -30,7 +30,9 @@ def wrap_model(module: torch.nn.Module, mode: str, device: torch.device) -> torc
     if mode == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
-        units = module.parallel_units() if hasattr(module, "parallel_units") else []
+        # A model may name the sub-modules to shard one by one (each its own FSDP unit).
+        parallel_units = getattr(module, "parallel_units", None)
+        units = parallel_units() if callable(parallel_units) else []
         for unit in units:
             fully_shard(unit)
         fully_shard(module)
@@ -54,7 +56,8 @@ def full_model_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
     if not _distributed():
         return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return get_model_state_dict(model, options=_options(cpu_offload=True))
+    # Full and offloaded: every value is a CPU tensor.
+    return cast(dict[str, torch.Tensor], get_model_state_dict(model, options=_options(cpu_offload=True)))
 
 
 def full_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:

@@ -105,7 +105,8 @@ class _RunPlacementWorkerGroup(WorkerGroup):
     def _create_placement_group(self, scaling_config: Any, worker_group_context: Any) -> PlacementGroupHandle:
         return _RunPlacementGroup(self.learner_placement.placement_group)
 
-    def _create_workers(
+    # Ray's private signature (more keywords each release): what we do not touch passes through.
+    def _create_workers(  # type: ignore[override]
         self, num_workers: int, placement_group: Any, resources_per_worker: Any, placement_group_bundle_indices: Any = None, **kwargs: Any
     ) -> Any:
         if placement_group_bundle_indices is None:
@@ -122,7 +123,9 @@ class RunPlacementController(TrainController):
     def __init__(self, *, learner_placement: LearnerPlacement, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # A subclass per controller process, carrying this run's placement.
-        self.worker_group_cls = type("RunPlacementWorkerGroup", (_RunPlacementWorkerGroup,), {"learner_placement": learner_placement})
+        self.worker_group_cls = type(  # type: ignore[assignment]  # a WorkerGroup subclass, made per run
+            "RunPlacementWorkerGroup", (_RunPlacementWorkerGroup,), {"learner_placement": learner_placement}
+        )
 
 
 class LearnerTrainer(TorchTrainer):
@@ -140,7 +143,8 @@ class LearnerTrainer(TorchTrainer):
         # detached, so Ray removes it with the job anyway; drop the cleaner.
         from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
 
-        return [cb for cb in super()._create_default_callbacks() if not isinstance(cb, PlacementGroupCleanerCallback)]
+        defaults = super()._create_default_callbacks()  # type: ignore[misc]  # Ray Train v2's, not in its stubs
+        return [cb for cb in defaults if not isinstance(cb, PlacementGroupCleanerCallback)]
 
     def _initialize_and_run_controller(self, **controller_init_kwargs: Any) -> Any:
         # Ray 2.60 starts its TrainController as a 0-CPU actor on the driver's node, with the
@@ -163,6 +167,6 @@ class LearnerTrainer(TorchTrainer):
             .remote(learner_placement=self._learner_placement, **controller_init_kwargs)
         )
         if threading.current_thread() is threading.main_thread():
-            self._register_sigint_handler(controller)
-        ray.get(controller.run.remote())
-        return ray.get(controller.get_result.remote())
+            self._register_sigint_handler(controller)  # type: ignore[attr-defined]  # Ray Train v2's private helper
+        ray.get(controller.run.remote())  # type: ignore[attr-defined]  # an actor method
+        return ray.get(controller.get_result.remote())  # type: ignore[attr-defined]

@@ -16,6 +16,17 @@ from provisioner.clouds.aws.errors import ERRORS
 from provisioner.clouds.aws.network import resolve_network
 from provisioner.clouds.aws.policies import Checkpoints, checkpoint_statements, worker_policy
 from provisioner.clouds.aws.session import MAX_ATTEMPTS, AwsSession
+from provisioner.clouds.errors import (
+    AlreadyExists,
+    AuthFailed,
+    CapacityUnavailable,
+    InUse,
+    Kind,
+    NotFound,
+    NotYetConsistent,
+    QuotaExceeded,
+    Throttled,
+)
 from provisioner.spec import load_spec
 from tests.support.specs import AWS
 
@@ -65,6 +76,35 @@ def test_aws_errors_say_what_failed_in_aws_words_and_what_to_do(code: str, advic
     assert error.exit_code == 1
     assert str(error).startswith(f"creating security group rlcloud-x: AWS said {code}: AWS's own words")
     assert advice in (error.hint or "") and "rlcloud down" in (error.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "kind"),
+    [
+        ("InvalidGroup.NotFound", "m", NotFound),
+        ("NoSuchEntity", "m", NotFound),
+        ("NoSuchBucket", "m", NotFound),
+        ("InvalidGroup.Duplicate", "m", AlreadyExists),
+        ("EntityAlreadyExists", "m", AlreadyExists),
+        ("BucketAlreadyOwnedByYou", "m", AlreadyExists),
+        ("DependencyViolation", "m", InUse),
+        ("DeleteConflict", "m", InUse),
+        ("BucketNotEmpty", "m", InUse),
+        ("InvalidParameterValue", "Value (p) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name", NotYetConsistent),
+        ("InvalidParameterValue", "Value (x) for parameter instanceType is invalid", None),
+        ("VcpuLimitExceeded", "m", QuotaExceeded),
+        ("InsufficientInstanceCapacity", "m", CapacityUnavailable),
+        ("AuthFailure", "m", AuthFailed),
+        ("UnauthorizedOperation", "m", AuthFailed),
+        ("AccessDenied", "m", AuthFailed),
+        ("Throttling", "m", Throttled),
+        ("RequestLimitExceeded", "m", Throttled),  # a *LimitExceeded that is throttling, not a quota
+    ],
+)
+def test_aws_codes_map_to_one_kind(code: str, message: str, kind: Kind | None) -> None:
+    # The reconciler decides by these kinds (retry InUse / NotYetConsistent / Throttled,
+    # NotFound on read = absent), so each botocore code the AWS calls answer is pinned here.
+    assert ERRORS.kind_of(_client_error(code, message)) is kind
 
 
 def test_no_credentials_is_a_cloud_error() -> None:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from provisioner.clouds import ownership
 from provisioner.clouds.aws import tags
 from provisioner.clouds.aws.errors import ERRORS, unless_missing
 from provisioner.clouds.errors import AuthFailed
@@ -70,7 +71,7 @@ UNSET: dict[str, Any] = {"tags": [], "block": None, "encryption": None, "version
 
 def _drift(settings: dict[str, Any], cluster: str) -> list[str]:
     changes = []
-    if not tags.say_ours(settings["tags"], cluster):
+    if not ownership.tags_say_ours(tags.as_dict(settings["tags"]), cluster):
         changes.append("tag it")
     if settings["block"] != BLOCK_ALL:
         changes.append("block all public access")
@@ -168,7 +169,7 @@ def declare(
         update=lambda settings: _configure(s3, cluster, bucket, settings),
         delete=lambda _: _delete(s3, bucket),
         drift=lambda settings: "; ".join(_drift(settings, cluster)) or None,
-        owned=lambda settings: recorded or tags.say_ours(settings["tags"], cluster),
+        owned=lambda settings: recorded or ownership.tags_say_ours(tags.as_dict(settings["tags"]), cluster),
         detail="public access blocked, encrypted, versioned, TLS only",
         kept_on_down=kept_on_down,
         delete_command=f"empty every object version of s3://{bucket} (console: Empty), then aws s3api delete-bucket --bucket {bucket}",

@@ -70,8 +70,9 @@ def _kind(code: str, message: str) -> Kind | None:
         return AlreadyExists
     if code in IN_USE_CODES:
         return InUse
-    if code == "InvalidParameterValue" and "iaminstanceprofile" in message.lower():
-        # EC2 does not know a fresh instance profile yet (IAM propagates in seconds).
+    if code == "InvalidParameterValue" and any(word in message.lower() for word in ("iaminstanceprofile", "iam instance profile")):
+        # EC2 does not know a fresh instance profile yet (IAM propagates in seconds): "Value
+        # (...) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name".
         return NotYetConsistent
     if code in THROTTLE_CODES:
         return Throttled
@@ -145,10 +146,3 @@ def unless_missing(call: Callable[[], T]) -> T | None:
         if ERRORS.is_kind(exc, NotFound):
             return None
         raise
-
-
-def aws_code(exc: BaseException) -> str:
-    """AWS's code for an SDK error ('' for anything else): for the answers that are not
-    errors of any kind (a dry run's DryRunOperation)."""
-    found = _classify(exc) if isinstance(exc, _sdk_errors()) else None
-    return found.code if found else ""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner import naming
+from provisioner.clouds import ownership
 from provisioner.clouds.aws import tags
 from provisioner.clouds.aws.errors import unless_missing
 from provisioner.clouds.aws.policies import TRUST_POLICY
@@ -89,7 +90,7 @@ def declare_role(
 
     def read() -> dict[str, Any] | None:
         found = iam.get_role(RoleName=name)["Role"]  # NoSuchEntity: absent
-        if not tags.say_ours(found.get("Tags"), cluster):
+        if not ownership.tags_say_ours(tags.as_dict(found.get("Tags")), cluster):
             return {"role": found, "attached": [], "policy": None}  # not ours: not read further
         attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
         return {"role": found, "attached": attached, "policy": _inline_policy(iam, name)}
@@ -134,7 +135,7 @@ def declare_role(
         update=update,
         delete=lambda _: _delete_role(iam, name),
         drift=drift,
-        owned=lambda current: tags.say_ours(current["role"].get("Tags"), cluster),
+        owned=lambda current: ownership.tags_say_ours(tags.as_dict(current["role"].get("Tags")), cluster),
         extra=lambda _: extra,
         detail=f"{role} nodes' identity; inline policy {AWS_NODE_POLICY_NAME}",
         foreign_hint=tags.foreign_hint(cluster),
@@ -189,7 +190,7 @@ def declare_profile(
         update=update,
         delete=lambda profile: _delete_profile(iam, profile),
         drift=drift,
-        owned=lambda profile: tags.say_ours(profile.get("Tags"), cluster),
+        owned=lambda profile: ownership.tags_say_ours(tags.as_dict(profile.get("Tags")), cluster),
         extra=extra,
         depends_on=(key_of(ROLE, ident.role_name),),
         detail=f"carries role {ident.role_name}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner import naming
+from provisioner.clouds import ownership
 from provisioner.clouds.aws import tags
 from provisioner.clouds.reconcile import Resource
 
@@ -51,7 +52,7 @@ def declare(ec2: Any, cluster: str, region: str, public_key: str | None) -> Reso
         # DeleteKeyPair succeeds for a missing key, so a repeated `down` is quiet.
         delete=lambda _: ec2.delete_key_pair(KeyName=name),
         drift=drift,
-        owned=lambda found: tags.say_ours(found.get("Tags"), cluster),
+        owned=lambda found: ownership.tags_say_ours(tags.as_dict(found.get("Tags")), cluster),
         detail="this cluster's SSH public key; the private key never leaves this machine",
         foreign_hint=tags.foreign_hint(cluster),
         delete_command=f"aws ec2 --region {region} delete-key-pair --key-name {name}",

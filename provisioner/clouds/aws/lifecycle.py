@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner import naming
+from provisioner.clouds import ownership
 from provisioner.clouds.aws import bucket, identity, inventory, keypair, placement, security_group, tags
 from provisioner.clouds.aws.errors import ERRORS, unless_missing
 from provisioner.clouds.aws.identity import UNKNOWN
@@ -217,7 +218,7 @@ class AwsProvisioner:
         recorded = any(r.kind == bucket.KIND and r.id == name and r.created for r in ctx.state.resources)
         with ERRORS.calls(f"read bucket {name}"):
             found = unless_missing(lambda: bucket.read(aws.s3, name))
-        if found is not None and (recorded or tags.say_ours(found["tags"], spec.name)):
+        if found is not None and (recorded or ownership.tags_say_ours(tags.as_dict(found["tags"]), spec.name)):
             return bucket.declare(aws.s3, spec.name, name, spec.region, recorded=recorded, known=found)
         if found is not None or not spec.storage.create_bucket:
             return bucket.declare_users(aws.s3, name, found)
@@ -290,7 +291,7 @@ class AwsProvisioner:
                 continue
             if found is None:
                 out.append(_gone(bucket.KIND, name))
-            elif name in recorded or tags.say_ours(found["tags"], spec.name):
+            elif name in recorded or ownership.tags_say_ours(tags.as_dict(found["tags"]), spec.name):
                 kept = None if purge_storage else KEPT_BUCKET
                 out.append(bucket.declare(aws.s3, spec.name, name, spec.region, recorded=True, known=found, kept_on_down=kept))
         return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner import naming
+from provisioner.clouds import ownership
 from provisioner.clouds.aws import tags
 from provisioner.clouds.reconcile import Resource
 from provisioner.errors import CloudError
@@ -44,7 +45,7 @@ def declare(ec2: Any, cluster: str, region: str) -> Resource[dict[str, Any]]:
         create=create,
         delete=lambda _: ec2.delete_placement_group(GroupName=name),
         drift=drift,
-        owned=lambda group: tags.say_ours(group.get("Tags"), cluster),
+        owned=lambda group: ownership.tags_say_ours(tags.as_dict(group.get("Tags")), cluster),
         detail=f"strategy {STRATEGY}, for the GPU node groups",
         foreign_hint=tags.foreign_hint(cluster),
         delete_command=f"aws ec2 --region {region} delete-placement-group --group-name {name}",

@@ -16,7 +16,7 @@ import functools
 import time
 from typing import Any
 
-from provisioner.clouds.aws.errors import ERRORS, aws_code
+from provisioner.clouds.aws.errors import ERRORS
 from provisioner.clouds.errors import NotYetConsistent
 from provisioner.errors import CloudError
 from provisioner.progress import Progress
@@ -42,7 +42,8 @@ def _dry_run(ec2: Any, request: dict[str, Any]) -> None:
         try:
             ec2.run_instances(DryRun=True, **request)
         except Exception as exc:
-            if aws_code(exc) == "DryRunOperation":  # "would have succeeded"
+            found = ERRORS.describe(exc)
+            if found is not None and found.code == "DryRunOperation":  # "would have succeeded"
                 return
             raise
     raise CloudError("EC2 accepted a dry-run launch as a real one", hint="this should not happen; check for stray instances with `rlcloud down`")

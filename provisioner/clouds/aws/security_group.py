@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from provisioner import naming
+from provisioner.clouds import ownership
 from provisioner.clouds.aws import tags
 from provisioner.clouds.reconcile import Resource
 from provisioner.errors import CloudError
@@ -151,7 +152,7 @@ def declare(
         update=update,
         delete=lambda group: ec2.delete_security_group(GroupId=group["GroupId"]),
         drift=drift,
-        owned=lambda group: tags.say_ours(group.get("Tags"), cluster),
+        owned=lambda group: ownership.tags_say_ours(tags.as_dict(group.get("Tags")), cluster),
         ident=lambda group: str(group["GroupId"]),
         extra=lambda _: extra,
         detail=f"all traffic within the group; SSH from {cidrs}; no Ray port from outside",
@@ -180,7 +181,7 @@ def declare_found(ec2: Any, cluster: str, region: str, group: dict[str, Any]) ->
         name=group_id,
         read=lambda: group,
         delete=lambda _: ec2.delete_security_group(GroupId=group_id),
-        owned=lambda found: tags.say_ours(found.get("Tags"), cluster),
+        owned=lambda found: ownership.tags_say_ours(tags.as_dict(found.get("Tags")), cluster),
         ident=lambda _: group_id,
         delete_command=delete_command(region, group_id),
     )

@@ -1,8 +1,9 @@
 """The tags rlcloud puts on every AWS resource it creates, in the shapes AWS's APIs take.
 
 Which tags they are, and what makes a resource rlcloud's own, is the one ownership rule of
-provisioner/clouds/ownership.py; this module only spells it the AWS way (a list of
-{"Key", "Value"}, TagSpecifications, Describe* filters).
+provisioner/clouds/ownership.py (callers check ownership there, passing `as_dict(tags)`);
+this module only spells the tags the AWS way (a list of {"Key", "Value"}, TagSpecifications,
+Describe* filters).
 """
 
 from __future__ import annotations
@@ -27,12 +28,8 @@ def tag_specification(resource_type: str, cluster: str, name: str | None = None)
 
 
 def as_dict(tags: Iterable[dict[str, str]] | None) -> dict[str, str]:
+    """AWS's [{"Key", "Value"}] -> {key: value}: the shape ownership.tags_say_ours reads."""
     return {t["Key"]: t["Value"] for t in tags or []}
-
-
-def say_ours(tags: Iterable[dict[str, str]] | None, cluster: str) -> bool:
-    """Created by rlcloud for `cluster`, by AWS tags (ownership.tags_say_ours)."""
-    return ownership.tags_say_ours(as_dict(tags), cluster)
 
 
 def cluster_filter(cluster: str, *, managed: bool = True) -> list[dict[str, Any]]:

@@ -1,14 +1,15 @@
-"""The Azure CloudProvisioner: the verbs backends/cloud.py calls.
+"""The Azure CloudProvisioner: the verbs backends/cloud.py calls, on the shared reconciler
+(provisioner/clouds/reconcile.py: `plan` and `up` run the same reads and decisions through
+`Reconciler.ensure`; `down` deletes what the survey finds through `Reconciler.down`).
 
 `up` makes sure of, in this order (each needs the one before):
-  resource group -> (your subnet, read for its prefix) -> NSG -> VNet + subnet behind the NSG
+  (az:// checkpoints) the storage account and container (create_bucket), else the user's, read
+  -> resource group -> (your subnet, read for its prefix) -> NSG -> VNet + subnet behind the NSG
   -> proximity placement group (when a group asks for placement) -> managed identity
   -> custom autoscaler role (assignable in the group only) -> its assignment to the identity
-  -> (az:// checkpoints) the storage account and container (create_bucket), the workers'
-  identity, its Storage Blob Data Contributor role on the container, the head's Storage Blob
-  Data Reader on it (the job's driver reads checkpoints there) and the head's right to
-  assign that identity (storage.py)
-  -> (a cluster launched before workers went without one) the identity off its worker VMs.
+  -> (az:// checkpoints) the workers' identity, its Storage Blob Data Contributor role on the
+  container, the head's Storage Blob Data Reader on it (the job's driver reads checkpoints
+  there) and the head's right to assign that identity (storage.py).
 Ray's VMs come later, from `ray up`, through rlcloud's node provider (ray_node_provider.py),
 which puts every node behind the NSG and in the placement group, and gives the identity to
 the head only: workers run model-generated code; they get the workers' identity (checkpoint
@@ -17,20 +18,25 @@ container only) when checkpoints go to az://, and no identity otherwise.
 
 from __future__ import annotations
 
-from provisioner.clouds.azure import worker_identity
-from provisioner.clouds.azure.converge import Converger
-from provisioner.clouds.azure.errors import azure_errors
+from provisioner.clouds.azure.arm import ArmJson
+from provisioner.clouds.azure.errors import ERRORS
 from provisioner.clouds.azure.head import head_address
 from provisioner.clouds.azure.layout import AzureLayout
-from provisioner.clouds.azure.resources import AzureResources, subnet_prefix
+from provisioner.clouds.azure.resources import AzureResources, principal_of, subnet_prefix
 from provisioner.clouds.azure.sdk_clients import ArmClients
-from provisioner.clouds.azure.storage import StorageSteps
+from provisioner.clouds.azure.storage import StorageResources
 from provisioner.clouds.azure.teardown import AzureTeardown
 from provisioner.clouds.base import ProvisionContext
+from provisioner.clouds.reconcile import Reconciler
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
 from provisioner.refs import AzureRefs
 from provisioner.spec.models import AzureClusterSpec
+
+# `down` deletes in one pass, then reads again to report what is left: Ray is stopped before
+# it, so nothing new appears meanwhile, and what Azure refused is reported with its command
+# rather than tried again.
+DOWN_PASSES = 1
 
 
 class AzureProvisioner:
@@ -45,34 +51,32 @@ class AzureProvisioner:
             raise CloudError(str(exc), hint="unset it to use Azure's public cloud") from None
         return AzureLayout.from_spec(spec), clients
 
-    def _converge(self, ctx: ProvisionContext, *, apply: bool) -> tuple[Converger, AzureRefs]:
+    def _engine(self, ctx: ProvisionContext, layout: AzureLayout, *, apply: bool) -> Reconciler:
+        return Reconciler(ctx=ctx, errors=ERRORS, apply=apply, region=layout.location)
+
+    def _ensure_all(self, ctx: ProvisionContext, *, apply: bool) -> tuple[Reconciler, AzureRefs]:
         layout, clients = self._setup(ctx)
-        steps = AzureResources(layout, clients)
-        run = Converger(ctx=ctx, apply=apply, region=layout.location)
+        declared = AzureResources(layout, clients)
+        run = self._engine(ctx, layout, apply=apply)
 
         # Checkpoint storage first: a user's account or container that is missing, or an account
         # name taken elsewhere, fails before anything of the cluster is made.
-        account_id = self._storage(run, layout, StorageSteps(layout, clients))
-        group = run.ensure(steps.resource_group())
+        account_id = self._storage(run, layout, StorageResources(layout, clients))
+        run.ensure(declared.resource_group())
         if layout.owns_vnet:
             prefix = layout.address_space
         else:
-            prefix = subnet_prefix(run.ensure(steps.user_subnet()) or {})
-        nsg = run.ensure(steps.nsg(prefix, ctx.ssh_cidrs))
+            prefix = subnet_prefix(run.ensure(declared.user_subnet()) or {})
+        nsg = run.ensure(declared.nsg(prefix, ctx.ssh_cidrs))
         if layout.owns_vnet:
-            run.ensure(steps.vnet())
-        ppg = run.ensure(steps.ppg()) if layout.ppg else None
-        identity = run.ensure(steps.identity() if layout.identity else steps.user_identity())
-        identity_props = (identity or {}).get("properties") or {}
-        run.ensure(steps.role_definition())
-        run.ensure(steps.role_assignment(identity_props.get("principalId")))
-        worker = self._worker_identity(run, layout, steps, account_id, identity_props.get("principalId"))
-        if group is not None:
-            with azure_errors(f"list the VMs of {layout.resource_group}"):
-                carrying = worker_identity.workers_carrying(layout, clients)
-            for name in carrying:
-                run.ensure(worker_identity.worker_step(layout, clients, name))
+            run.ensure(declared.vnet())
+        ppg = run.ensure(declared.ppg()) if layout.ppg else None
+        identity = run.ensure(declared.identity() if layout.identity else declared.user_identity())
+        run.ensure(declared.role_definition())
+        run.ensure(declared.role_assignment(principal_of(identity)))
+        worker = self._worker_identity(run, layout, declared, account_id, principal_of(identity))
 
+        identity_props = (identity or {}).get("properties") or {}
         refs = AzureRefs(
             resource_group=layout.resource_group,
             subnet_id=layout.subnet_id,
@@ -87,7 +91,7 @@ class AzureProvisioner:
         return run, refs
 
     @staticmethod
-    def _storage(run: Converger, layout: AzureLayout, store: StorageSteps) -> str | None:
+    def _storage(run: Reconciler, layout: AzureLayout, store: StorageResources) -> str | None:
         """az:// checkpoints: the account and its container, made when create_bucket says so,
         else the user's, read; returns the account's id (None without az:// checkpoints)."""
         if layout.storage_account is None:
@@ -105,18 +109,17 @@ class AzureProvisioner:
 
     @staticmethod
     def _worker_identity(
-        run: Converger, layout: AzureLayout, steps: AzureResources, account_id: str | None, head_principal: str | None
-    ) -> dict | None:
+        run: Reconciler, layout: AzureLayout, declared: AzureResources, account_id: str | None, head_principal: str | None
+    ) -> ArmJson | None:
         """The workers' identity, its role on the checkpoint container, and the head's right
         to give that identity to the VMs it launches (Azure requires `assign` for that)."""
         if layout.worker_identity is None or account_id is None:
             return None
-        worker = run.ensure(steps.worker_identity())
-        principal = ((worker or {}).get("properties") or {}).get("principalId")
+        worker = run.ensure(declared.worker_identity())
         scope = layout.container_scope(account_id, str(layout.container))
         run.ensure(
-            steps.role_assignment(
-                principal,
+            declared.role_assignment(
+                principal_of(worker),
                 scope=scope,
                 guid=layout.storage_assignment_guid(scope),
                 role_id=layout.storage_role_id,
@@ -128,7 +131,7 @@ class AzureProvisioner:
         # The job's driver runs on the head, as the head's identity, and looks for the newest
         # checkpoint before it starts (runtime/driver.py preflight): read, never write.
         run.ensure(
-            steps.role_assignment(
+            declared.role_assignment(
                 head_principal,
                 scope=scope,
                 guid=layout.head_storage_guid(scope),
@@ -138,11 +141,10 @@ class AzureProvisioner:
                 description="rlcloud: the job's driver on the head reads checkpoints",
             )
         )
-        worker_id = str(layout.worker_identity_id)
         run.ensure(
-            steps.role_assignment(
+            declared.role_assignment(
                 head_principal,
-                scope=worker_id,
+                scope=str(layout.worker_identity_id),
                 guid=layout.worker_assign_guid,
                 role_id=layout.identity_operator_role_id,
                 label=f"Managed-Identity-Operator -> {layout.identity or 'head identity'}",
@@ -154,27 +156,25 @@ class AzureProvisioner:
 
     # ------------------------------------------------------------------ verbs
     def plan_up(self, ctx: ProvisionContext) -> list[PlannedResource]:
-        return self._converge(ctx, apply=False)[0].planned
+        return self._ensure_all(ctx, apply=False)[0].planned
 
     def apply(self, ctx: ProvisionContext) -> AzureRefs:
-        if ctx.spec.network.public_ssh:  # type: ignore[attr-defined]
+        spec = ctx.spec
+        assert isinstance(spec, AzureClusterSpec)
+        if spec.network.public_ssh:
             ctx.progress.step("warning: SSH (port 22) will be open to the whole internet (allow_public_ssh)")
-        return self._converge(ctx, apply=True)[1]
+        return self._ensure_all(ctx, apply=True)[1]
 
     def plan_down(self, ctx: ProvisionContext, purge_storage: bool) -> list[PlannedResource]:
         layout, clients = self._setup(ctx)
-        return AzureTeardown(layout, clients, purge_storage).plan()
+        return AzureTeardown(layout, clients, ctx.state, purge_storage).plan(self._engine(ctx, layout, apply=False))
 
     def destroy(self, ctx: ProvisionContext, purge_storage: bool) -> list[str]:
         layout, clients = self._setup(ctx)
         ctx.progress.step(f"deleting the Azure resources of {layout.cluster} in {layout.resource_group}")
-        with azure_errors(f"delete the resources of cluster {layout.cluster}"):
-            left = AzureTeardown(layout, clients, purge_storage).destroy()
-        ctx.state.resources = [r for r in ctx.state.resources if any(r.id in line for line in left)]
-        ctx.save()
-        return left
+        return AzureTeardown(layout, clients, ctx.state, purge_storage).destroy(self._engine(ctx, layout, apply=True), DOWN_PASSES)
 
     def head_address(self, ctx: ProvisionContext) -> str | None:
         layout, clients = self._setup(ctx)
-        with azure_errors(f"find the head of cluster {layout.cluster}"):
+        with ERRORS.calls(f"find the head of cluster {layout.cluster}"):
             return head_address(layout, clients)

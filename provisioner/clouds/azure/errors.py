@@ -1,17 +1,49 @@
-"""Azure SDK exceptions -> CloudError: Azure's own code and message, then what to do next.
+"""Azure's answers in rlcloud's one error vocabulary (provisioner/clouds/errors.py).
 
-The CLI prints a CloudError on one screen and exits 1; a traceback from the SDK would bury
-the one line that matters (which permission, which quota, which SKU).
+`ERRORS` reads an Azure SDK exception once: its kind (NotFound, InUse, ...), Azure's error
+code and message, and what the user should do next. Every Azure call runs inside
+`ERRORS.calls("what we were doing")` (or through the reconciler, which does the same), so a
+quota, capacity or permission problem reaches the user as one message (exit 1), not as an
+SDK traceback that buries the one line that matters (which permission, which quota, which SKU):
+
+    create network_security_group rlcloud-x-nsg: Azure said AuthorizationFailed: The client ...
+      hint: your Azure identity lacks that permission; ...
+
+Azure's management APIs all answer through azure-core: an `HttpResponseError` carrying the
+HTTP status and ARM's `{"error": {"code", "message"}}`, a `ClientAuthenticationError` when no
+credential could produce a token, a `ServiceRequestError` when Azure was not reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from provisioner.clouds.errors import (
+    RESUME,
+    AlreadyExists,
+    AuthFailed,
+    CapacityUnavailable,
+    Classified,
+    ErrorMapping,
+    InUse,
+    Kind,
+    NotFound,
+    NotYetConsistent,
+    QuotaExceeded,
+    Throttled,
+)
 
-from provisioner.errors import CloudError
+# Codes Azure returns while a just-created principal or role has not reached every replica of
+# Azure AD: the same call succeeds a few seconds later.
+REPLICATION_CODES = frozenset({"PrincipalNotFound", "RoleDefinitionDoesNotExist", "InvalidPrincipalId"})
+# A delete refused while something still refers to the resource (a NIC on a subnet, an NSG on
+# a subnet, a role still assigned): waited out, since `down` deletes the referrers first.
+IN_USE_CODES = frozenset({"RoleDefinitionHasAssignments", "AnotherOperationInProgress"})
+QUOTA_CODES = frozenset({"QuotaExceeded", "SubscriptionQuotaExceeded"})
+CAPACITY_CODES = frozenset(
+    {"SkuNotAvailable", "AllocationFailed", "ZonalAllocationFailed", "OverconstrainedAllocationRequest", "OverconstrainedZonalAllocationRequest"}
+)
+AUTH_CODES = frozenset({"AuthorizationFailed", "LinkedAuthorizationFailed", "InvalidAuthenticationToken", "ExpiredAuthenticationToken"})
 
-RETRY_LATER = "re-run the same command to finish (it picks up where this one stopped), or `rlcloud down SPEC` to remove what was created"
+SIGN_IN = "run `az login` (and `az account set -s SUBSCRIPTION`), or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET"
 
 # Azure error code -> what the user can do about it.
 HINTS: dict[str, str] = {
@@ -40,51 +72,61 @@ HINTS: dict[str, str] = {
 }
 
 
-def error_code(exc: BaseException) -> str | None:
-    """Azure's error code (AuthorizationFailed, QuotaExceeded, ...) of an SDK exception."""
-    error = getattr(exc, "error", None)
-    code = getattr(error, "code", None)
-    if code:
-        return str(code)
-    response = getattr(exc, "response", None)
-    if response is not None and getattr(response, "status_code", None) == 429:
-        return "TooManyRequests"
+def kind_of(status: int | None, code: str) -> Kind | None:
+    """The kind of an ARM answer, by its error code first (Azure's codes are specific; the
+    same 409 is a quota, a capacity shortage or a taken name) and its HTTP status then. A 404
+    is always NotFound: a GET of a role definition that is not there answers 404
+    RoleDefinitionDoesNotExist, while an assignment naming one not replicated yet answers 400."""
+    if status == 404:
+        return NotFound
+    if code in REPLICATION_CODES:
+        return NotYetConsistent
+    if code in IN_USE_CODES or "InUse" in code or code.endswith("CannotBeDeleted"):
+        return InUse
+    if code in QUOTA_CODES:
+        return QuotaExceeded
+    if code in CAPACITY_CODES:
+        return CapacityUnavailable
+    if code in AUTH_CODES or status in (401, 403):
+        return AuthFailed
+    if status == 429 or code == "TooManyRequests":
+        return Throttled
+    # Not a taken global name (StorageAccountAlreadyTaken): that is reported with Azure's words.
+    if code.endswith("AlreadyExists") or code == "RoleAssignmentExists":
+        return AlreadyExists
     return None
 
 
-def is_not_found(exc: BaseException) -> bool:
-    from azure.core.exceptions import ResourceNotFoundError
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
-    return isinstance(exc, ResourceNotFoundError) or getattr(exc, "status_code", None) == 404
+
+def _sdk_errors() -> tuple[type[BaseException], ...]:
+    from azure.core.exceptions import AzureError
+
+    return (AzureError,)
 
 
-def to_cloud_error(exc: BaseException, action: str) -> CloudError:
+def _classify(exc: BaseException) -> Classified | None:
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "response", None) is None:
         # No credential could produce a token (CredentialUnavailableError and friends).
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return CloudError(
-            f"no usable Azure credentials to {action}: {first_line}",
-            hint="run `az login` (and `az account set -s SUBSCRIPTION`), or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET",
-        )
+        return Classified(AuthFailed, type(exc).__name__, f"no usable Azure credentials: {_first_line(exc)}", SIGN_IN)
     if isinstance(exc, HttpResponseError):
-        code = error_code(exc)
-        message = getattr(getattr(exc, "error", None), "message", None) or str(exc).strip().splitlines()[0]
-        status = getattr(exc, "status_code", None)
-        hint = HINTS.get(code or "") or ("sign in again (`az login`)" if status == 401 else RETRY_LATER)
-        return CloudError(f"Azure refused to {action}: {code or status}: {message}", hint=hint)
+        status = exc.status_code
+        error = exc.error
+        code = str(getattr(error, "code", None) or ("TooManyRequests" if status == 429 else status or type(exc).__name__))
+        message = str(getattr(error, "message", None) or _first_line(exc))
+        kind = kind_of(status, code)
+        hint = HINTS.get(code) or ("sign in again (`az login`)" if status == 401 else RESUME)
+        return Classified(kind, code, message, hint)
     if isinstance(exc, ServiceRequestError):
-        return CloudError(f"could not reach Azure to {action}: {exc}", hint="check the network (and RLCLOUD_AZURE_ENDPOINT if set), then re-run")
-    return CloudError(f"Azure failed to {action}: {exc}", hint=RETRY_LATER)
+        return Classified(
+            None, type(exc).__name__, f"not reached: {_first_line(exc)}", "check the network (and RLCLOUD_AZURE_ENDPOINT if set), then re-run"
+        )
+    return Classified(None, type(exc).__name__, _first_line(exc), RESUME)
 
 
-@contextmanager
-def azure_errors(action: str) -> Iterator[None]:
-    """Turn any Azure SDK error raised inside into a CloudError about `action`."""
-    from azure.core.exceptions import AzureError
-
-    try:
-        yield
-    except AzureError as exc:
-        raise to_cloud_error(exc, action) from None
+ERRORS = ErrorMapping(cloud="Azure", sdk_errors=_sdk_errors, classify=_classify)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner import naming
+from provisioner.clouds.ownership import cluster_tags, tags_say_ours
 from provisioner.spec.models import AzureClusterSpec
 from provisioner.spec.resolve import resolve_nodes
 
@@ -187,7 +188,7 @@ class AzureLayout:
     # ------------------------------------------------------------------ ownership
     @property
     def tags(self) -> dict[str, str]:
-        return naming.azure_tags(self.cluster)
+        return cluster_tags(self.cluster)
 
     @property
     def unique_id(self) -> str:
@@ -195,8 +196,7 @@ class AzureLayout:
 
     def is_ours(self, resource: Mapping[str, Any]) -> bool:
         """Created by rlcloud for this cluster: both tags, or a Ray-launched VM's own names."""
-        tags = resource.get("tags") or {}
-        if tags.get(naming.TAG_KEY) == self.cluster and tags.get(naming.MANAGED_TAG_KEY) == "true":
+        if tags_say_ours(resource.get("tags"), self.cluster):
             return True
         name = str(resource.get("name") or "")
         kind = str(resource.get("type") or "").lower()

@@ -83,7 +83,8 @@ class RlcloudAzureNodeProvider(AzureNodeProvider):
         clients = sdk_clients.ArmClients(provider_config["subscription_id"])
         self.compute_client = clients.compute()
         self.network_client = clients.network()
-        self.resource_client = _ResourceClient(clients.resource(), provider_config.get("worker_msi"))
+        # Duck-typed: Ray declares the SDK's client here; the wrapper forwards all but deployments.
+        self.resource_client = _ResourceClient(clients.resource(), provider_config.get("worker_msi"))  # type: ignore[assignment]
         self.cache_stopped_nodes = provider_config.get("cache_stopped_nodes", True)
         self.lock = RLock()
         self.cached_nodes: dict[str, Any] = {}
@@ -98,7 +99,8 @@ class RlcloudAzureNodeProvider(AzureNodeProvider):
         missing = [key for key in PROVISIONED_KEYS if not provider.get(key)]
         if missing:
             raise ValueError(f"provider config lacks {missing}: render it with `rlcloud up` (it fills them in)")
-        return _configure_key_pair(cluster_config)
+        configured: dict[str, Any] = _configure_key_pair(cluster_config)  # type: ignore[no-untyped-call]  # Ray's, untyped
+        return configured
 
     def cleanup_cluster_resources(self) -> None:
         """`ray down` leaves the NSG, VNet, identity and role to `rlcloud down`, which deletes
@@ -114,7 +116,7 @@ class RlcloudAzureNodeProvider(AzureNodeProvider):
             return None
         return sorted(str(z) for z in zones)
 
-    @synchronized
+    @synchronized  # type: ignore[untyped-decorator]  # Ray's (holds self.lock), untyped
     def _get_filtered_nodes(self, tag_filters: dict[str, str]) -> dict[str, Any]:
         """Ray's, but only the cluster's VMs are inspected: Ray reads every VM of the resource
         group (a NIC and IP lookup each) and fails on a user's VM that has no public IP."""
@@ -125,6 +127,7 @@ class RlcloudAzureNodeProvider(AzureNodeProvider):
             for vm in self.compute_client.virtual_machines.list(resource_group_name=rg)
             if (vm.tags or {}).get(TAG_RAY_CLUSTER_NAME) == self.cluster_name
         ]
-        self.cached_nodes = {node["name"]: node for node in (self._extract_metadata(vm) for vm in ours)}
+        extracted: list[dict[str, Any]] = [self._extract_metadata(vm) for vm in ours]  # type: ignore[no-untyped-call]  # Ray's, untyped
+        self.cached_nodes = {node["name"]: node for node in extracted}
         self.terminating_nodes = {k: v for k, v in self.terminating_nodes.items() if not v.done()}
         return {name: node for name, node in self.cached_nodes.items() if all((node["tags"] or {}).get(k) == v for k, v in wanted.items())}

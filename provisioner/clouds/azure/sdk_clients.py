@@ -87,12 +87,12 @@ class ArmClients:
     def credential(self) -> TokenCredential:
         if self._credential is None:
             if self.settings.insecure_local:
-                self._credential = _NoCredential()  # type: ignore[assignment]
+                self._credential = _NoCredential()
             else:
                 from azure.identity import DefaultAzureCredential
 
                 self._credential = DefaultAzureCredential()
-        return self._credential  # type: ignore[return-value]
+        return self._credential
 
     def client_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {

@@ -18,17 +18,18 @@ the built-in Storage Blob Data Reader on the container: the job's driver runs on
 and looks for the newest checkpoint before it starts; it never writes one.
 
 Through the generic resources client (by id, with an api-version) like the other reads by
-id here: no extra SDK.
+id here: no extra SDK. Each is a `Resource` for the shared reconciler (azure_provisioner.py
+runs them first: a missing user account or a taken name fails before the cluster is made).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from provisioner.clouds.azure.arm import get_or_none, rest_json
-from provisioner.clouds.azure.converge import ArmJson, Step
+from provisioner.clouds.azure.arm import ArmJson, finished, get_or_none, rest_json
 from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.clouds.azure.sdk_clients import ArmClients
+from provisioner.clouds.reconcile import Resource
 
 API_VERSION = "2023-05-01"
 ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts"
@@ -45,8 +46,8 @@ def find_account(layout: AzureLayout, clients: ArmClients) -> ArmJson | None:
     subscription (names are global; the user's may be in any of their groups)."""
     resources = clients.resource().resources
     if layout.creates_storage:
-        assert layout.data_resource_group is not None
-        return get_or_none(lambda: resources.get_by_id(layout.storage_account_id(layout.data_resource_group or ""), API_VERSION))
+        rid = layout.storage_account_id(str(layout.data_resource_group))
+        return get_or_none(lambda: resources.get_by_id(rid, API_VERSION))
     wanted = f"resourceType eq '{ACCOUNT_TYPE}' and name eq '{layout.storage_account}'"
     for item in resources.list(filter=wanted):
         found = rest_json(item)
@@ -55,8 +56,8 @@ def find_account(layout: AzureLayout, clients: ArmClients) -> ArmJson | None:
     return None
 
 
-class StorageSteps:
-    """Step factories for the checkpoint account, its blob service and container."""
+class StorageResources:
+    """Resource declarations for the checkpoint account, its blob service and container."""
 
     def __init__(self, layout: AzureLayout, clients: ArmClients) -> None:
         self.layout = layout
@@ -64,42 +65,42 @@ class StorageSteps:
         self.resources = clients.resource().resources
 
     def _put(self, rid: str, body: dict[str, Any]) -> ArmJson:
-        return rest_json(self.resources.begin_create_or_update_by_id(rid, API_VERSION, body).result())
+        return finished(self.resources.begin_create_or_update_by_id(rid, API_VERSION, body))
 
-    def _read(self, rid: str) -> ArmJson | None:
-        return get_or_none(lambda: self.resources.get_by_id(rid, API_VERSION))
+    def _read(self, rid: str) -> ArmJson:
+        return rest_json(self.resources.get_by_id(rid, API_VERSION))
 
-    def data_group(self) -> Step:
+    def data_group(self) -> Resource[ArmJson]:
         groups = self.clients.resource().resource_groups
         layout = self.layout
-        name = layout.data_resource_group
-        assert name is not None
-        return Step(
-            "resource_group",
-            name,
-            lambda: get_or_none(lambda: groups.get(name)),
-            put=lambda: rest_json(groups.create_or_update(name, {"location": layout.location, "tags": layout.tags})),
+        name, rid = layout.data_resource_group, layout.data_rg_id
+        assert name is not None and rid is not None
+        return Resource(
+            kind="resource_group",
+            name=name,
+            read=lambda: rest_json(groups.get(name)),
+            create=lambda: rest_json(groups.create_or_update(name, {"location": layout.location, "tags": layout.tags})),
             owned=layout.is_ours,
+            state_id=rid,
             detail="the checkpoint account's; kept by `down` unless --purge-storage",
         )
 
-    def user_account(self) -> Step:
+    def user_account(self) -> Resource[ArmJson]:
         layout = self.layout
-        return Step(
-            "storage_account",
-            str(layout.storage_account),
-            lambda: find_account(layout, self.clients),
-            put=None,
+        return Resource(
+            kind="storage_account",
+            name=str(layout.storage_account),
+            read=lambda: find_account(layout, self.clients),
+            recorded=False,
             missing_hint=(
                 f"create storage account {layout.storage_account} (and container {layout.container}), "
                 "or set storage.create_bucket: true for rlcloud to create them"
             ),
         )
 
-    def account(self) -> Step:
+    def account(self) -> Resource[ArmJson]:
         layout = self.layout
-        assert layout.data_resource_group is not None
-        rid = layout.storage_account_id(layout.data_resource_group)
+        rid = layout.storage_account_id(str(layout.data_resource_group))
         body = {
             "location": layout.location,
             "tags": layout.tags,
@@ -113,47 +114,48 @@ class StorageSteps:
             off = [key for key, value in ACCOUNT_PROPERTIES.items() if props.get(key) != value]
             return f"set {', '.join(off)}" if off else None
 
-        return Step(
-            "storage_account",
-            str(layout.storage_account),
-            lambda: self._read(rid),
-            put=lambda: self._put(rid, body),
+        return Resource(
+            kind="storage_account",
+            name=str(layout.storage_account),
+            read=lambda: self._read(rid),
+            create=lambda: self._put(rid, body),
             drift=drift,
             owned=layout.is_ours,
+            state_id=rid,
             detail=f"StorageV2 in {layout.data_resource_group}: no public blobs, TLS 1.2, HTTPS only; kept by `down`",
             foreign_hint="storage account names are global: pick another account in checkpoint_uri, or drop create_bucket to use yours",
         )
 
-    def blob_service(self, account_id: str) -> Step:
+    def blob_service(self, account_id: str) -> Resource[ArmJson]:
         rid = f"{account_id}/blobServices/default"
         body = {"properties": {"isVersioningEnabled": True}}
-        return Step(
-            "blob_service",
-            f"{self.layout.storage_account}/default",
-            lambda: self._read(rid),
-            put=lambda: self._put(rid, body),
+        return Resource(
+            kind="blob_service",
+            name=f"{self.layout.storage_account}/default",
+            read=lambda: self._read(rid),
+            create=lambda: self._put(rid, body),
             drift=lambda existing: None if (existing.get("properties") or {}).get("isVersioningEnabled") else "turn on blob versioning",
             detail="blob versioning on",
             recorded=False,  # goes with the account
         )
 
-    def container(self, account_id: str) -> Step:
+    def container(self, account_id: str) -> Resource[ArmJson]:
         layout = self.layout
         rid = layout.container_scope(account_id, str(layout.container))
         name = f"{layout.storage_account}/{layout.container}"
         if not layout.creates_storage:
-            return Step(
-                "storage_container",
-                name,
-                lambda: self._read(rid),
-                put=None,
+            return Resource(
+                kind="storage_container",
+                name=name,
+                read=lambda: self._read(rid),
+                recorded=False,
                 missing_hint=f"create container {layout.container} in storage account {layout.storage_account}, or set storage.create_bucket: true",
             )
-        return Step(
-            "storage_container",
-            name,
-            lambda: self._read(rid),
-            put=lambda: self._put(rid, {"properties": {"publicAccess": "None"}}),
+        return Resource(
+            kind="storage_container",
+            name=name,
+            read=lambda: self._read(rid),
+            create=lambda: self._put(rid, {"properties": {"publicAccess": "None"}}),
             detail="private",
             recorded=False,  # goes with the account
         )
