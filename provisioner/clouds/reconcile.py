@@ -83,6 +83,7 @@ class Resource(Generic[T]):
     missing_hint: str = ""  # the user's own, absent: how to fix that
     foreign_hint: str = ""  # same name, not ours: what to do
     recorded: bool = True  # False for what `down` finds by tag anyway (Ray's instances)
+    region: str | None = None  # recorded region, when not the engine's (a GCP regional resource)
     kept_on_down: str | None = None  # why `down` keeps it (checkpoints without --purge-storage)
 
     @property
@@ -99,6 +100,17 @@ class Resource(Generic[T]):
 
 def key_of(kind: str, name: str) -> str:
     return f"{kind}:{name}"
+
+
+def used(kind: str, name: str, found: object, detail: str) -> Resource[object]:
+    """Something the cluster uses as the spec or a read found it (a VPC, an image, an account
+    the user named): a "use" row in the plan, never recorded, changed or deleted."""
+    return Resource(kind=kind, name=name, read=lambda: found, detail=detail, recorded=False)
+
+
+def gone(kind: str, rid: str) -> Resource[object]:
+    """A resource the state records that `down` found gone: read as absent, so forgotten."""
+    return Resource(kind=kind, name=rid, read=lambda: None)
 
 
 @dataclass
@@ -222,7 +234,7 @@ class Reconciler:
         record = CloudResource(
             kind=resource.kind,
             id=resource.id_of(found),
-            region=self.region,
+            region=resource.region or self.region,
             created=created,
             extra=resource.extra(found) if resource.extra else {},
         )
@@ -253,7 +265,8 @@ class Reconciler:
                 container = resource.inside.split(":", 1)[1] if resource.inside and self._goes_with_container(resource, present) else ""
                 where = f"with {container}" if container else ""
                 out.append(PlannedResource(kind=resource.kind, name=resource.name, action="delete", detail=where or resource.detail))
-        shown = {(p.kind, p.name) for p in out}
+        # A plan row names a resource as people write it (gs://b); state records its id (b).
+        shown = {(p.kind, p.name) for p in out} | {(r.kind, r.expected_id) for r, _ in present}
         for record in self.ctx.state.resources:
             if not record.created and (record.kind, record.id) not in shown:
                 out.append(PlannedResource(kind=record.kind, name=record.id, action="keep", detail="yours: never deleted"))
@@ -272,7 +285,13 @@ class Reconciler:
             if not doomed or attempt == passes:
                 break
             self._delete_in_order(doomed, failures)
-        return [Leftover(r.kind, r.name, failures.get(r.key, f"still there after {passes} passes"), r.delete_command) for r, _ in doomed]
+        # What is inside a container that is left too is not listed: deleting that deletes it.
+        left = {r.key for r, _ in doomed}
+        return [
+            Leftover(r.kind, r.name, failures.get(r.key, f"still there after {passes} passes"), r.delete_command)
+            for r, _ in doomed
+            if r.inside not in left
+        ]
 
     def _present(self, resources: Sequence[Resource[Any]], *, forget: bool) -> list[tuple[Resource[Any], Any]]:
         """Read each resource; with `forget` (`down`, never its plan: a plan changes nothing,
@@ -311,6 +330,22 @@ class Reconciler:
                 list(pool.map(lambda item: self._delete_one(item[0], item[1], failures), wave))
             for resource, _ in wave:
                 remaining.pop(resource.key, None)
+                if resource.key in failures:
+                    self._keep_what_it_needs(resource, remaining, failures)
+
+    @staticmethod
+    def _keep_what_it_needs(failed: Resource[Any], remaining: dict[str, tuple[Resource[Any], Any]], failures: dict[str, str]) -> None:
+        """A resource still there keeps what it depends on: deleting that would only wait out
+        "in use" (a security group under a live instance), or leave the survivor pointing at
+        nothing (a binding to a deleted account). The next `down` takes both."""
+        pending = list(failed.depends_on)
+        while pending:
+            key = pending.pop()
+            item = remaining.pop(key, None)
+            if item is None:
+                continue
+            failures[key] = f"kept: {failed.kind} {failed.name}, which needs it, is still there"
+            pending.extend(item[0].depends_on)
 
     def _delete_one(self, resource: Resource[T], found: T, failures: dict[str, str]) -> None:
         delete = resource.delete
@@ -327,4 +362,6 @@ class Reconciler:
                 with self._lock:
                     failures[resource.key] = err.message
                 return
+        with self._lock:
+            failures.pop(resource.key, None)  # an earlier pass's reason no longer holds
         self._forget(resource.kind, resource.id_of(found))

@@ -177,6 +177,31 @@ def test_what_cannot_be_deleted_is_reported_with_its_command(ctx: ProvisionConte
     assert [r.id for r in ctx.state.resources] == ["net"]  # still recorded: the next `down` tries again
 
 
+def test_what_a_resource_left_behind_needs_is_kept_and_a_later_pass_takes_both(ctx: ProvisionContext) -> None:
+    cloud = ToyCloud()
+    run_up(ctx, declare(cloud), apply=True)
+    cloud.calls.clear()
+    cloud.busy = {"box": 1000}
+    engine = Reconciler(ctx=ctx, errors=MAPPING, apply=True, delete_budget_s=0.2)
+    left = {x.name: x.reason for x in engine.down(lambda: declare(cloud), passes=1)}
+    # fw and net are not even tried: box still uses them, so deleting them could only wait out "in use".
+    assert {c for c in cloud.calls if c.startswith("delete")} == {"delete box"}
+    assert left["box"].startswith("delete thing box: Toy said InUse")
+    assert left["fw"] == left["net"] == "kept: thing box, which needs it, is still there"
+    cloud.busy = {}
+    assert engine.down(lambda: declare(cloud), passes=1) == [] and cloud.items == {}
+
+
+def test_what_is_inside_a_container_that_is_left_is_not_listed_apart(ctx: ProvisionContext) -> None:
+    cloud = ToyCloud(items={"group": {"name": "group", "owner": "us"}, "vm": {"name": "vm", "owner": "us"}}, busy={"group": 1000})
+    survey = lambda: [  # noqa: E731
+        Resource(kind="group", name="group", read=lambda: cloud.get("group"), delete=lambda _: cloud.delete("group"), delete_command="toy rm group"),
+        Resource(kind="vm", name="vm", read=lambda: cloud.get("vm"), delete=lambda _: cloud.delete("vm"), inside=key_of("group", "group")),
+    ]
+    left = Reconciler(ctx=ctx, errors=MAPPING, apply=True, delete_budget_s=0.2).down(survey, passes=1)
+    assert [x.name for x in left] == ["group"]  # deleting the group (its command) takes the vm too
+
+
 def test_what_is_inside_a_container_goes_with_it(ctx: ProvisionContext) -> None:
     cloud = ToyCloud(items={"group": {"name": "group", "owner": "us"}, "vm": {"name": "vm", "owner": "us"}})
 

@@ -34,9 +34,9 @@ UP_STEPS = [
     ("POST", "/storage/v1/b"),
     ("PUT", f"/storage/v1/b/{BUCKET}/iam"),  # head and workers: checkpoints, in one write
 ]
-# `down`: bindings before the accounts holding them, the worker's account (whose policy
-# names the head) before the head's; then the placement policy and the firewall rules, which
-# depend on nothing and go in parallel (so in any order among themselves).
+# `down`: bindings before the accounts they name, the worker's account (whose policy names
+# the head) before the head's. The placement policy and the firewall rules depend on nothing
+# here (no VMs) and go in parallel with the bindings, so in any order among the rest.
 DOWN_STEPS = [
     ("PUT", f"/storage/v1/b/{BUCKET}/iam"),
     ("POST", "/v3/projects/my-rl-project:setIamPolicy"),
@@ -67,7 +67,9 @@ def test_clean_up_makes_exactly_these_changes_in_dependency_order(gcp: GcpProjec
     mark = gcp.fake.mark()
     down(gcp.spec(SPEC))
     made = [(c.method, c.path) for c in gcp.fake.mutations(mark)]
-    assert made[:4] == DOWN_STEPS[:4] and sorted(made[4:]) == sorted(DOWN_STEPS[4:]), made
+    assert sorted(made) == sorted(DOWN_STEPS), made
+    bucket_grants, project_grants, worker, head = (made.index(step) for step in DOWN_STEPS[:4])
+    assert max(bucket_grants, project_grants) < worker < head, made
 
 
 def _failed_up(gcp: GcpProject, failure: errors.HttpFailure | errors.OperationFailure, step: int, *, after_apply: bool = False) -> str:
@@ -129,7 +131,7 @@ def test_each_kind_of_google_error_is_a_cloud_error_saying_what_to_do(gcp: GcpPr
 
 def test_permission_denied_on_iam_names_the_step(gcp: GcpProject) -> None:
     text = _failed_up(gcp, errors.permission_denied("iam.serviceAccounts.create"), 5)
-    assert f"creating service account {HEAD}: GCP said 403 PERMISSION_DENIED: Permission 'iam.serviceAccounts.create' denied" in text
+    assert f"create service_account {HEAD}: GCP said 403 PERMISSION_DENIED: Permission 'iam.serviceAccounts.create' denied" in text
     assert "roles/iam.serviceAccountAdmin" in text
 
 

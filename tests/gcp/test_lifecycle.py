@@ -212,8 +212,11 @@ def test_changed_autoscaler_role_revokes_the_old_one(gcp: GcpProject) -> None:
     custom = "projects/my-rl-project/roles/rayAutoscaler"
     spec = gcp.spec(text.replace("storage:\n", f"identity:\n  autoscaler_role: {custom}\nstorage:\n"))
     rows = plan_rows(spec)
-    assert ("create", "iam_binding", f"{custom} on project my-rl-project to rlcloud-rl-gcp-1node-head") in rows
-    assert ("delete", "iam_binding", "roles/compute.instanceAdmin.v1 on project my-rl-project to rlcloud-rl-gcp-1node-head") in rows
+    assert [r for r in rows if r[0] not in ("keep", "use")] == [("update", "iam_binding", "project my-rl-project")]
+    # One write grants the new role and revokes the old: the plan says both.
+    plan = run_cli("plan", str(spec)).out
+    assert f"grant {custom} on project my-rl-project to rlcloud-rl-gcp-1node-head" in plan
+    assert "revoke roles/compute.instanceAdmin.v1 on project my-rl-project from rlcloud-rl-gcp-1node-head" in plan
     up(spec)
     emails = accounts("rl-gcp-1node")
     roles = {b["role"] for b in gcp.world.project_policy("my-rl-project")["bindings"] if f"serviceAccount:{emails['head']}" in b["members"]}

@@ -35,7 +35,7 @@ from provisioner.clouds.aws.policies import Checkpoints, LaunchScope, head_polic
 from provisioner.clouds.aws.propagation import launch_request, wait_until_launchable
 from provisioner.clouds.aws.session import AwsSession
 from provisioner.clouds.base import ProvisionContext
-from provisioner.clouds.reconcile import Reconciler, Resource
+from provisioner.clouds.reconcile import Reconciler, Resource, gone, used
 from provisioner.compile.aws import node_config, use_internal_ips
 from provisioner.errors import CloudError
 from provisioner.plan import PlannedResource
@@ -149,10 +149,10 @@ class AwsProvisioner:
         net = facts.network
         engine = Reconciler(ctx=ctx, errors=ERRORS, apply=apply, region=spec.region)
         # What the cluster uses and rlcloud never changes: shown as "use", not recorded.
-        engine.ensure(_used("vpc", net.vpc_id, net, "default VPC" if net.vpc_is_default else "from the spec"))
-        engine.ensure(_used("subnet", net.subnet_id, net, net.zone + (", picked by rlcloud" if net.subnet_chosen else "")))
+        engine.ensure(used("vpc", net.vpc_id, net, "default VPC" if net.vpc_is_default else "from the spec"))
+        engine.ensure(used("subnet", net.subnet_id, net, net.zone + (", picked by rlcloud" if net.subnet_chosen else "")))
         for written, img in sorted(facts.images.items()):
-            engine.ensure(_used("image", img.ami_id, img, f"{written or 'default'}: {img.name}".strip()))
+            engine.ensure(used("image", img.ami_id, img, f"{written or 'default'}: {img.name}".strip()))
         refs = AwsRefs(
             subnet_id=net.subnet_id,
             images={w: img.ami_id for w, img in facts.images.items()},
@@ -261,7 +261,7 @@ class AwsProvisioner:
                 declared: list[Resource[Any]] = [keypair.declare(aws.ec2, cluster, region, None), placement.declare(aws.ec2, cluster, region)]
                 declared += [security_group.declare_found(aws.ec2, cluster, region, g) for g in groups]
                 # Recorded but no longer there: listed so the reconciler forgets them.
-                declared += [_gone(security_group.KIND, gid) for gid in sorted(recorded(security_group.KIND) - {g["GroupId"] for g in groups})]
+                declared += [gone(security_group.KIND, gid) for gid in sorted(recorded(security_group.KIND) - {g["GroupId"] for g in groups})]
                 idents = identity.node_identities(cluster)
                 profiles = {i.profile_name: i for i in idents} | {
                     name: identity.NodeIdentity("", name, name) for name in recorded(identity.PROFILE) if name not in {i.profile_name for i in idents}
@@ -290,7 +290,7 @@ class AwsProvisioner:
             except CloudError:  # another account's bucket: never rlcloud's to delete
                 continue
             if found is None:
-                out.append(_gone(bucket.KIND, name))
+                out.append(gone(bucket.KIND, name))
             elif name in recorded or ownership.tags_say_ours(tags.as_dict(found["tags"]), spec.name):
                 kept = None if purge_storage else KEPT_BUCKET
                 out.append(bucket.declare(aws.s3, spec.name, name, spec.region, recorded=True, known=found, kept_on_down=kept))
@@ -307,16 +307,6 @@ class AwsProvisioner:
         if use_internal_ips(spec):
             return head.get("PrivateIpAddress")
         return head.get("PublicIpAddress")
-
-
-def _used(kind: str, name: str, found: object, detail: str) -> Resource[object]:
-    """Something the cluster uses as found (VPC, subnet, image): a "use" row in the plan."""
-    return Resource(kind=kind, name=name, read=lambda: found, detail=detail, recorded=False)
-
-
-def _gone(kind: str, rid: str) -> Resource[object]:
-    """A resource the state records that `down` found gone: read as absent, so forgotten."""
-    return Resource(kind=kind, name=rid, read=lambda: None)
 
 
 def _record_now(ctx: ProvisionContext, region: str, kind: str) -> RecordNow:

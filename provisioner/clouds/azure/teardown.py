@@ -30,17 +30,12 @@ from provisioner.clouds.azure.errors import ERRORS
 from provisioner.clouds.azure.layout import AzureLayout
 from provisioner.clouds.azure.resources import IDENTITY_API_VERSION, principal_of, role_assignment_id
 from provisioner.clouds.azure.sdk_clients import ArmClients
-from provisioner.clouds.reconcile import Leftover, Reconciler, Resource, key_of
+from provisioner.clouds.reconcile import Leftover, Reconciler, Resource, gone, key_of
 from provisioner.plan import PlannedResource
 from provisioner.state import ClusterState
 
 KEPT = "checkpoints kept; --purge-storage deletes them"
 IDENTITY_TYPE = "microsoft.managedidentity/userassignedidentities"
-
-
-def _gone(kind: str, rid: str) -> Resource[Any]:
-    """A resource the state records that Azure no longer has: read as absent, so forgotten."""
-    return Resource(kind=kind, name=rid, read=lambda: None)
 
 
 class AzureTeardown:
@@ -54,8 +49,6 @@ class AzureTeardown:
         self.user_group_found = False  # the spec's resource group, as of the last survey
         # Resource key -> Azure's error code for the last delete Azure refused, for the report.
         self.refused: dict[str, str] = {}
-        # Resource key -> the key of the group it is `inside`, as of the last survey.
-        self.containers: dict[str, str] = {}
 
     # ------------------------------------------------------------------ the verbs' two halves
     def plan(self, engine: Reconciler) -> list[PlannedResource]:
@@ -69,10 +62,8 @@ class AzureTeardown:
     def destroy(self, engine: Reconciler, passes: int) -> list[str]:
         """Delete what the survey finds; return what is left, each line with the command that
         deletes it and, when Azure refused the delete, Azure's error code. What is inside a
-        group that is left too is not listed: deleting the group deletes it."""
-        left = engine.down(self.survey, passes=passes)
-        left_keys = {key_of(item.kind, item.name) for item in left}
-        return [self._report(item) for item in left if self.containers.get(key_of(item.kind, item.name)) not in left_keys]
+        group that is left too is not listed (the engine leaves it out): the group takes it."""
+        return [self._report(item) for item in engine.down(self.survey, passes=passes)]
 
     def _report(self, left: Leftover) -> str:
         reason = self.refused.get(key_of(left.kind, left.name)) or left.reason
@@ -115,8 +106,7 @@ class AzureTeardown:
             found += self._storage()
         surveyed = {(r.kind, r.expected_id) for r in found}
         # Recorded, but no longer there (deleted by hand, or with the group in the last pass).
-        found += [_gone(r.kind, r.id) for r in self.state.resources if r.created and (r.kind, r.id) not in surveyed]
-        self.containers = {r.key: r.inside for r in found if r.inside is not None}
+        found += [gone(r.kind, r.id) for r in self.state.resources if r.created and (r.kind, r.id) not in surveyed]
         return [self._noting_refusals(r) for r in found]
 
     # ------------------------------------------------------------------ the cluster's group

@@ -1,116 +1,80 @@
-"""The bindings rlcloud's accounts hold on one IAM policy (the project's, the worker account's,
-the checkpoint bucket's): what `plan` shows, making them exactly what the spec says in one
-policy write, recording them in the state, and removing them for `down`.
+"""rlcloud's accounts on one IAM policy (the project's, the worker account's, the checkpoint
+bucket's), declared as one reconciler `Resource`: it exists while any of the cluster's
+accounts is a member there, drifts when they hold other than the spec gives them, and is
+deleted by removing them from every binding of that policy. Other members are never touched.
 
-One write per resource, not per grant: the head and the worker change together, so a
-resource's policy is never left half-converged by rlcloud.
+One Resource per policy, not per grant: the head and the worker change together in one
+read-modify-write, so a policy is never left half-converged by rlcloud, and a role the spec
+no longer gives (a changed autoscaler_role) is revoked by the same write that grants the new.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from provisioner.clouds.gcp.iam_policy import (
     Holding,
+    Policy,
     PolicyResource,
     account_id,
     converge,
-    converged,
     has_grant,
     member_roles,
     remove_members,
-    same_bindings,
     stale_roles,
     where,
 )
-from provisioner.clouds.gcp.scope import Scope
-from provisioner.errors import CloudError
-from provisioner.plan import PlannedResource
+from provisioner.clouds.reconcile import Resource
 
 KIND = "iam_binding"
 
 
-class Bindings:
-    """rlcloud's accounts on one resource's IAM policy. `target` and `name` say which resource
-    (as in Grant: "project" / "service_account" / "bucket", and its id)."""
-
-    def __init__(self, scope: Scope, policy: PolicyResource, target: str, name: str) -> None:
-        self.scope = scope
-        self.policy = policy
-        self.target = target
-        self.name = name
-
-    def _revocation(self, role: str, email: str, detail: str) -> PlannedResource:
-        return PlannedResource(kind=KIND, name=f"{role} on {where(self.target, self.name)} to {account_id(email)}", action="delete", detail=detail)
-
-    def plan(self, holdings: Sequence[Holding], *, readable: bool) -> list[PlannedResource]:
-        """create / keep for each grant, delete for each role to revoke. `readable` False: the
-        resource does not exist yet (its policy cannot be read), so every grant is new."""
-        if not readable:
-            return [PlannedResource(kind=KIND, name=h.grant.label(), action="create") for h in holdings if h.grant]
-        current = self.policy.read()
-        planned: list[PlannedResource] = []
-        for holding in holdings:
-            if holding.grant is not None:
-                planned.append(
-                    PlannedResource(kind=KIND, name=holding.grant.label(), action="keep" if has_grant(current, holding.grant) else "create")
-                )
-            planned += [self._revocation(role, holding.email, "no longer in the spec") for role in stale_roles(current, holding)]
-        return planned
-
-    def apply(self, holdings: Sequence[Holding]) -> None:
-        """Make the policy hold exactly `holdings` (one write, only when something differs)
-        and record the grants in the state, forgetting any recorded before that no longer hold."""
-        current = self.policy.read()
-        if not same_bindings(current, converged(current, holdings)):
-            for holding in holdings:
-                if holding.grant is not None and not has_grant(current, holding.grant):
-                    self.scope.step(f"granting {holding.grant.label()}")
-                for role in stale_roles(current, holding):
-                    self.scope.step(f"revoking {role} on {where(self.target, self.name)} from {account_id(holding.email)}")
-            converge(self.policy, holdings)
-        wanted = {h.grant.key: h.grant for h in holdings if h.grant is not None}
-        for item in self._recorded():
-            if item not in wanted:
-                self.scope.forget(KIND, item)
-        for key, grant in wanted.items():
-            self.scope.record(KIND, key, target=grant.target, resource=grant.resource, role=grant.role, member=grant.member)
-
-    def plan_removal(self, emails: Sequence[str]) -> list[PlannedResource]:
-        current = self.policy.read()
-        return [self._revocation(role, email, "") for email in emails for role in member_roles(current, email)]
-
-    def remove(self, emails: Sequence[str], manual: Callable[[str], str]) -> list[str]:
-        """Remove the accounts from every binding (one write); [] when done, else one line per
-        account with `manual(email)`, the command that removes its bindings by hand."""
-        current = self.policy.read()
-        holders = {email: member_roles(current, email) for email in emails}
-        holders = {email: roles for email, roles in holders.items() if roles}
-        if holders:
-            self.scope.step(f"removing {', '.join(account_id(e) for e in holders)} from the IAM policy of {self.policy.description}")
-            try:
-                remove_members(self.policy, list(holders))
-            except CloudError as exc:
-                return [
-                    f"binding of {email} on {self.policy.description} ({', '.join(roles)}): {exc.message} ({manual(email)})"
-                    for email, roles in holders.items()
-                ]
-        self.forget()
-        return []
-
-    def forget(self) -> None:
-        """Forget the recorded grants on this resource (it, or its policy, is gone)."""
-        forget_recorded(self.scope, self.target, self.name)
-
-    def _recorded(self) -> list[str]:
-        return recorded(self.scope, self.target, self.name)
+def _changes(policy: Policy, holdings: Sequence[Holding], target: str, name: str) -> list[str]:
+    """What converging `policy` to `holdings` would grant and revoke, in words."""
+    changes = [f"grant {h.grant.label()}" for h in holdings if h.grant is not None and not has_grant(policy, h.grant)]
+    for holding in holdings:
+        changes += [f"revoke {role} on {where(target, name)} from {account_id(holding.email)}" for role in stale_roles(policy, holding)]
+    return changes
 
 
-def recorded(scope: Scope, target: str, name: str) -> list[str]:
-    """State ids of the grants recorded on one resource."""
-    return [r.id for r in scope.ctx.state.resources if r.kind == KIND and r.extra.get("target") == target and r.extra.get("resource") == name]
+def bindings_resource(
+    policy: PolicyResource,
+    target: str,
+    name: str,
+    emails: Sequence[str],
+    holdings: Sequence[Holding] = (),
+    *,
+    depends_on: tuple[str, ...] = (),
+    inside: str | None = None,
+    note: str = "",
+    delete_command: str = "",
+) -> Resource[Policy]:
+    """The accounts `emails` on the policy of `target` `name` ("project" / "service_account" /
+    "bucket", and its id). `holdings`: what each should hold, for `up` (empty for `down`).
+    `depends_on`: the accounts (and the bucket) it names, deleted after it; `inside`: the key
+    of the account whose own policy this is (it goes with the account)."""
 
+    def read() -> Policy | None:
+        # The resource (a bucket or an account not made yet) missing reads NotFound: absent.
+        current = policy.read()
+        return current if any(member_roles(current, email) for email in emails) else None
 
-def forget_recorded(scope: Scope, target: str, name: str) -> None:
-    for item in recorded(scope, target, name):
-        scope.forget(KIND, item)
+    def write() -> Policy:
+        return converge(policy, holdings)
+
+    grants = [h.grant.label() for h in holdings if h.grant is not None]
+    return Resource(
+        kind=KIND,
+        name=where(target, name),
+        state_id=f"{target}:{name}",
+        read=read,
+        create=write,
+        update=lambda _: write(),
+        delete=lambda _: remove_members(policy, emails),
+        drift=lambda current: "; ".join(_changes(current, holdings, target, name)) or None,
+        extra=lambda _: {"target": target, "resource": name, "grants": grants},
+        depends_on=depends_on,
+        inside=inside,
+        detail="; ".join(grants) + (f" ({note})" if note else ""),
+        delete_command=delete_command,
+    )

@@ -5,8 +5,9 @@ the spec changed a role), or remove them; other members' bindings are never touc
 Policies are the REST JSON shape ({"version", "etag", "bindings": [{"role", "members",
 "condition"}]}) whatever resource they sit on (project, service account, bucket), so the
 same pure functions serve all three. Writes are read-modify-write with the policy's etag; a
-concurrent change makes the write fail and we read again (provisioner.retry), so someone else's binding added
-meanwhile is never lost.
+concurrent change makes the write fail as not-yet-consistent, and the reconciler, which runs
+every write (bindings.py), reads and edits again: someone else's binding added meanwhile is
+never lost.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from provisioner.clouds.errors import NotYetConsistent
 from provisioner.clouds.gcp.errors import ERRORS
-from provisioner.retry import retry_while
 
 Policy = dict[str, Any]
 CONDITIONAL_POLICY_VERSION = 3  # required as soon as any binding carries a condition
@@ -155,32 +154,23 @@ class PolicyResource(Protocol):
     def write(self, policy: Policy) -> None: ...
 
 
-# How long a policy write waits out a concurrent change or a member IAM does not know yet.
-POLICY_WRITE_BUDGET_S = 60.0
-
-
-def _read_modify_write(resource: PolicyResource, edit: Callable[[Policy], Policy]) -> bool:
-    """Read, edit, write with the read's etag; on a concurrent change (the etag is stale) or
-    a member IAM does not show yet, read and edit again (provisioner.retry)."""
-
-    def attempt() -> bool:
-        policy = resource.read()
-        wanted = edit(policy)
-        if same_bindings(policy, wanted):
-            return False
-        resource.write(wanted)
-        return True
-
+def _read_modify_write(resource: PolicyResource, edit: Callable[[Policy], Policy]) -> Policy:
+    """Read, edit, write with the read's etag (a stale etag fails the write: read again);
+    returns the policy as it now is. Nothing is written when nothing differs."""
+    policy = resource.read()
+    wanted = edit(policy)
+    if same_bindings(policy, wanted):
+        return policy
     with ERRORS.calls(f"updating the IAM policy of {resource.description}"):
-        return retry_while(attempt, lambda exc: ERRORS.is_kind(exc, NotYetConsistent), budget_s=POLICY_WRITE_BUDGET_S)
+        resource.write(wanted)
+    return wanted
 
 
-def converge(resource: PolicyResource, holdings: Sequence[Holding]) -> bool:
-    """Make each account hold exactly its holding on `resource`, in one write; True when the
-    policy was written."""
+def converge(resource: PolicyResource, holdings: Sequence[Holding]) -> Policy:
+    """Make each account hold exactly its holding on `resource`, in one write."""
     return _read_modify_write(resource, lambda p: converged(p, holdings))
 
 
-def remove_members(resource: PolicyResource, emails: Sequence[str]) -> bool:
-    """Remove the service accounts from every binding, in one write; True when written."""
+def remove_members(resource: PolicyResource, emails: Sequence[str]) -> Policy:
+    """Remove the service accounts from every binding, in one write."""
     return converge(resource, [Holding(email) for email in emails])

@@ -17,21 +17,19 @@ nothing of them and changes no binding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Sequence
 from typing import Any
 
 from provisioner import naming
 from provisioner.clouds.gcp.accounts import MANAGED_ROLES, managed_email, node_accounts, project_holdings, worker_account_holdings
-from provisioner.clouds.gcp.bindings import Bindings, forget_recorded
+from provisioner.clouds.gcp.bindings import bindings_resource
 from provisioner.clouds.gcp.clients import GcpClients
-from provisioner.clouds.gcp.errors import ERRORS, unless_exists, unless_missing
+from provisioner.clouds.gcp.errors import ERRORS, unless_missing
 from provisioner.clouds.gcp.iam_policy import Policy, account_id
-from provisioner.clouds.gcp.scope import Scope
 from provisioner.clouds.ownership import description_says_ours
-from provisioner.errors import CloudError
-from provisioner.plan import PlannedResource
+from provisioner.clouds.reconcile import Resource, key_of, used
 from provisioner.spec.models import GcpClusterSpec
+from provisioner.state import ClusterState
 
 ACCOUNT_KIND = "service_account"
 # What each account is for, in its description (which also carries the cluster marker).
@@ -51,14 +49,14 @@ def account_path(project: str, email: str) -> str:
     return f"projects/{project}/serviceAccounts/{email}"
 
 
-def get_account(clients: GcpClients, email: str) -> dict[str, Any] | None:
-    accounts = clients.iam.projects().serviceAccounts()
-    with ERRORS.calls(f"reading service account {email}"):
-        return unless_missing(lambda: accounts.get(name=account_path(clients.project, email)).execute())
-
-
-def create_account(clients: GcpClients, spec: GcpClusterSpec, role: str) -> None:
+def account_resource(clients: GcpClients, spec: GcpClusterSpec, role: str, state: ClusterState) -> Resource[dict[str, Any]]:
+    """One of the two accounts rlcloud creates for a cluster. Ours when its description carries
+    the cluster marker, or the state recorded it; a same-named account that is neither stops
+    `up` and is never deleted. The worker's goes first on `down`: its own policy names the head
+    (actAs), so the head is deleted after nothing refers to it."""
     email = managed_email(spec, role)
+    accounts = clients.iam.projects().serviceAccounts()
+    path = account_path(clients.project, email)
     body = {
         "accountId": account_id(email),
         "serviceAccount": {
@@ -66,17 +64,42 @@ def create_account(clients: GcpClients, spec: GcpClusterSpec, role: str) -> None
             "description": f"{naming.gcp_managed_marker(spec.name)} {PURPOSE[role]} (rlcloud cluster {spec.name}); deleted by `rlcloud down`.",
         },
     }
-    accounts = clients.iam.projects().serviceAccounts()
-    # Already there (an earlier run whose answer was lost): find_accounts checks it is ours.
-    with ERRORS.calls(f"creating service account {email}"):
-        unless_exists(lambda: accounts.create(name=f"projects/{clients.project}", body=body).execute())
+    recorded = any(r.kind == ACCOUNT_KIND and r.id == email for r in state.resources)
+
+    def read() -> dict[str, Any]:
+        found: dict[str, Any] = accounts.get(name=path).execute()
+        return found
+
+    def create() -> dict[str, Any]:
+        accounts.create(name=f"projects/{clients.project}", body=body).execute()
+        return read()
+
+    head = key_of(ACCOUNT_KIND, managed_email(spec, "head"))
+    return Resource(
+        kind=ACCOUNT_KIND,
+        name=email,
+        read=read,
+        create=create,
+        delete=lambda _: accounts.delete(name=path).execute(),
+        owned=lambda found: recorded or description_says_ours(found.get("description"), spec.name),
+        extra=lambda _: {"role": role},
+        depends_on=(head,) if role == "worker" else (),
+        detail=f"{RUNS_AS[role]}; scopes: {', '.join(spec.identity.scopes)}",
+        foreign_hint="name it in identity.service_account to use it as is, or rename the cluster",
+        delete_command=f"gcloud iam service-accounts delete {email} --project {clients.project} --quiet",
+    )
 
 
-def delete_account(clients: GcpClients, email: str) -> None:
-    """Delete; already gone is done too."""
-    accounts = clients.iam.projects().serviceAccounts()
-    with ERRORS.calls(f"deleting service account {email}"):
-        unless_missing(lambda: accounts.delete(name=account_path(clients.project, email)).execute())
+def users_accounts(spec: GcpClusterSpec) -> list[Resource[object]]:
+    """Accounts the spec names: "use" rows, and nothing read or changed (not even bindings)."""
+    nodes = node_accounts(spec)
+    scopes = ", ".join(spec.identity.scopes)
+    if nodes.head == nodes.worker:
+        return [used(ACCOUNT_KIND, nodes.head, nodes.head, f"yours, head and workers, bindings unchanged; scopes: {scopes}")]
+    return [
+        used(ACCOUNT_KIND, nodes.head, nodes.head, f"yours, the head, bindings unchanged; scopes: {scopes}"),
+        used(ACCOUNT_KIND, nodes.worker, nodes.worker, f"yours, the workers, bindings unchanged; scopes: {scopes}"),
+    ]
 
 
 class ProjectPolicy:
@@ -119,134 +142,53 @@ class AccountPolicy:
         self.clients.iam.projects().serviceAccounts().setIamPolicy(resource=self.path, body={"policy": policy}).execute()
 
 
-@dataclass(frozen=True)
-class Found:
-    """An account name of the cluster, and whether the account exists. One that does not may
-    still have bindings, as deleted members ("deleted:serviceAccount:...?uid=..."), e.g. when
-    `down` deleted it but then failed to clean a bucket: removing those is always safe."""
-
-    role: str
-    email: str
-    exists: bool
-
-
-def find_accounts(scope: Scope, roles: tuple[str, ...] = MANAGED_ROLES, *, refuse_foreign: bool = False) -> dict[str, Found]:
-    """The cluster's accounts among `roles`, by role: every name, unless an account of that
-    name exists that is someone else's (no cluster marker, not in the state). That one is left
-    out, so none of its bindings is touched; with `refuse_foreign` (an account `up` would
-    create) it is an error."""
-    found: dict[str, Found] = {}
-    for role in roles:
-        email = managed_email(scope.spec, role)
-        account = scope.read_once(f"{ACCOUNT_KIND}:{email}", partial(get_account, scope.clients, email))
-        if (
-            account is not None
-            and not description_says_ours(account.get("description"), scope.spec.name)
-            and scope.recorded(ACCOUNT_KIND, email) is None
-        ):
-            if refuse_foreign:
-                raise CloudError(
-                    f"service account {email} exists but rlcloud did not create it for cluster {scope.spec.name}",
-                    hint="name it in identity.service_account to use it as is, or rename the cluster",
-                )
-            continue
-        found[role] = Found(role, email, exists=account is not None)
-    return found
+def ours_by_name(clients: GcpClients, spec: GcpClusterSpec, state: ClusterState) -> list[str]:
+    """The emails of the cluster's accounts whose bindings `down` may remove: every name rlcloud
+    gives, unless an account of that name exists that is someone else's (no cluster marker,
+    not in the state). An account already deleted may still be a member, as
+    "deleted:serviceAccount:...?uid=...": removing that is always safe."""
+    ours = []
+    for role in MANAGED_ROLES:
+        resource = account_resource(clients, spec, role, state)
+        with ERRORS.calls(f"reading service account {resource.name}"):
+            found = unless_missing(resource.read)
+        if found is None or resource.owned(found):
+            ours.append(resource.name)
+    return ours
 
 
-def retire_account(scope: Scope, found: Found) -> None:
-    """Delete an account whose bindings are gone, and forget it."""
-    if found.exists:
-        scope.step(f"deleting service account {found.email}")
-        scope.unread(f"{ACCOUNT_KIND}:{found.email}")
-        delete_account(scope.clients, found.email)
-    forget_recorded(scope, "service_account", found.email)  # its own policy went with it
-    scope.forget(ACCOUNT_KIND, found.email)
+def identity_resources(clients: GcpClients, spec: GcpClusterSpec, state: ClusterState) -> list[Resource[Any]]:
+    """For `up`: the accounts, the head's grant on the project, its actAs on the worker
+    account's own policy; for accounts the user names, only "use" rows."""
+    nodes = node_accounts(spec)
+    if not nodes.created:
+        return list(users_accounts(spec))
+    head, worker = (account_resource(clients, spec, role, state) for role in ("head", "worker"))
+    return [
+        head,
+        worker,
+        bindings_resource(ProjectPolicy(clients), "project", clients.project, [nodes.head, nodes.worker], project_holdings(spec)),
+        bindings_resource(
+            AccountPolicy(clients, nodes.worker), "service_account", nodes.worker, [nodes.head, nodes.worker], worker_account_holdings(spec)
+        ),
+    ]
 
 
-class IdentityStep:
-    """The head and worker accounts, the head's grant on the project and its actAs on the
-    worker account; nothing at all for accounts the user names. `down` removes every account
-    of the cluster from the project's policy, then deletes them."""
-
-    def __init__(self, scope: Scope) -> None:
-        self.scope = scope
-        self.nodes = node_accounts(scope.spec)
-
-    def _project(self) -> Bindings:
-        return Bindings(self.scope, ProjectPolicy(self.scope.clients), "project", self.scope.project)
-
-    def _worker_policy(self) -> Bindings:
-        return Bindings(self.scope, AccountPolicy(self.scope.clients, self.nodes.worker), "service_account", self.nodes.worker)
-
-    def _user_accounts(self) -> list[PlannedResource]:
-        spec = self.scope.spec
-        scopes = ", ".join(spec.identity.scopes)
-        if self.nodes.head == self.nodes.worker:
-            return [
-                PlannedResource(
-                    kind=ACCOUNT_KIND, name=self.nodes.head, action="use", detail=f"yours, head and workers, bindings unchanged; scopes: {scopes}"
-                )
-            ]
-        return [
-            PlannedResource(kind=ACCOUNT_KIND, name=self.nodes.head, action="use", detail=f"yours, the head, bindings unchanged; scopes: {scopes}"),
-            PlannedResource(
-                kind=ACCOUNT_KIND, name=self.nodes.worker, action="use", detail=f"yours, the workers, bindings unchanged; scopes: {scopes}"
-            ),
-        ]
-
-    def plan_up(self) -> list[PlannedResource]:
-        if not self.nodes.created:
-            return self._user_accounts()
-        found = find_accounts(self.scope, refuse_foreign=True)
-        scopes = ", ".join(self.scope.spec.identity.scopes)
-        planned = [
-            PlannedResource(
-                kind=ACCOUNT_KIND,
-                name=email,
-                action="keep" if role in found and found[role].exists else "create",
-                detail=f"{RUNS_AS[role]}; scopes: {scopes}",
-            )
-            for role, email in (("head", self.nodes.head), ("worker", self.nodes.worker))
-        ]
-        planned += self._project().plan(project_holdings(self.scope.spec), readable=True)
-        worker = found.get("worker")
-        planned += self._worker_policy().plan(worker_account_holdings(self.scope.spec), readable=worker is not None and worker.exists)
-        return planned
-
-    def apply(self) -> None:
-        if not self.nodes.created:
-            return
-        found = find_accounts(self.scope, refuse_foreign=True)
-        for role, email in (("head", self.nodes.head), ("worker", self.nodes.worker)):
-            if role not in found or not found[role].exists:
-                self.scope.step(f"creating service account {email}")
-                self.scope.unread(f"{ACCOUNT_KIND}:{email}")
-                create_account(self.scope.clients, self.scope.spec, role)
-            self.scope.record(ACCOUNT_KIND, email, role=role)
-        self._project().apply(project_holdings(self.scope.spec))
-        self._worker_policy().apply(worker_account_holdings(self.scope.spec))
-
-    def plan_down(self, purge_storage: bool) -> list[PlannedResource]:
-        found = find_accounts(self.scope)
-        planned = self._project().plan_removal([f.email for f in found.values()])
-        return planned + [PlannedResource(kind=ACCOUNT_KIND, name=f.email, action="delete") for f in found.values() if f.exists]
-
-    def destroy(self, purge_storage: bool) -> list[str]:
-        found = find_accounts(self.scope)
-        project = self.scope.project
-        left = self._project().remove(
-            [f.email for f in found.values()],
-            manual=lambda email: f"gcloud projects remove-iam-policy-binding {project} --member serviceAccount:{email} --role ROLE, for each role",
-        )
-        if left:
-            return left  # keep the accounts: deleting them would leave bindings to deleted members
-        for role in ("worker", "head"):  # the worker's policy names the head, and goes with it
-            if role not in found:
-                continue
-            try:
-                retire_account(self.scope, found[role])
-            except CloudError as exc:
-                email = found[role].email
-                left.append(f"service account {email}: {exc.message} (gcloud iam service-accounts delete {email} --project {project} --quiet)")
-        return left
+def identity_for_down(clients: GcpClients, spec: GcpClusterSpec, state: ClusterState, ours: Sequence[str]) -> list[Resource[Any]]:
+    """For `down`: the accounts' bindings on the project (before the accounts), the worker
+    account's own policy (with the account), then the accounts, worker first."""
+    head, worker = (account_resource(clients, spec, role, state) for role in ("head", "worker"))
+    project = clients.project
+    return [
+        bindings_resource(
+            ProjectPolicy(clients),
+            "project",
+            project,
+            ours,
+            depends_on=(head.key, worker.key),
+            delete_command=f"gcloud projects remove-iam-policy-binding {project} --member serviceAccount:EMAIL --role ROLE, for each of {', '.join(ours)}",
+        ),
+        bindings_resource(AccountPolicy(clients, worker.name), "service_account", worker.name, ours, inside=worker.key),
+        worker,
+        head,
+    ]

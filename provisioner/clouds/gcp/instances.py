@@ -9,18 +9,18 @@ TERMINATED (stopped, preempted) VM still bills for its disk.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from provisioner import naming
-from provisioner.clouds.errors import NotFound
 from provisioner.clouds.gcp.clients import GcpClients
 from provisioner.clouds.gcp.errors import ERRORS, wait
-from provisioner.clouds.gcp.scope import Scope
-from provisioner.plan import PlannedResource
+from provisioner.clouds.reconcile import Resource
 
 # Labels Ray's GCP provider puts on the instances it creates (ray.autoscaler.tags).
 RAY_CLUSTER_LABEL = "ray-cluster-name"
 RAY_NODE_KIND_LABEL = "ray-node-type"
+KIND = "instance"
 
 
 def _list(clients: GcpClients, zone: str, filter_expr: str) -> list[Any]:
@@ -53,30 +53,26 @@ def cluster_instances(clients: GcpClients, cluster: str, zone: str) -> list[Any]
     ]
 
 
-def delete_instances(clients: GcpClients, zone: str, names: list[str]) -> dict[str, str]:
-    """Delete all at once, then wait for each; returns name -> why, for those not deleted."""
-    started: dict[str, Any] = {}
-    failed: dict[str, str] = {}
+def instance_resources(clients: GcpClients, cluster: str, zone: str, needs: Sequence[str]) -> list[Resource[Any]]:
+    """The cluster's VMs as `down` deletes them: each found by `cluster_instances`, so the
+    cluster's by definition, never in the state (Ray creates them, not `up`). `needs`: keys
+    of what they run with (placement policy, service accounts), deleted after them."""
+    project = clients.project
 
-    def note(name: str, exc: Exception) -> None:
-        if ERRORS.is_kind(exc, NotFound):
-            return  # gone already: what `down` wants
-        err = ERRORS.translate(exc, f"deleting VM {name}")
-        if err is None:
-            raise exc
-        failed[name] = err.message
+    def declare(instance: Any) -> Resource[Any]:
+        name = str(instance.name)
+        return Resource(
+            kind=KIND,
+            name=name,
+            read=lambda: instance,
+            delete=lambda _: wait(clients.instances.delete(project=project, zone=zone, instance=name)),
+            depends_on=tuple(needs),
+            detail=str(instance.status),
+            recorded=False,
+            delete_command=f"gcloud compute instances delete {name} --zone {zone} --project {project} --quiet",
+        )
 
-    for name in names:
-        try:
-            started[name] = clients.instances.delete(project=clients.project, zone=zone, instance=name)
-        except Exception as exc:
-            note(name, exc)
-    for name, operation in started.items():
-        try:
-            wait(operation)
-        except Exception as exc:
-            note(name, exc)
-    return failed
+    return [declare(instance) for instance in cluster_instances(clients, cluster, zone)]
 
 
 def head_address(clients: GcpClients, cluster: str, zone: str, internal: bool) -> str | None:
@@ -92,33 +88,3 @@ def head_address(clients: GcpClients, cluster: str, zone: str, internal: bool) -
         if nat:
             return str(nat)
     return None
-
-
-class InstancesStep:
-    """The VMs Ray launched; `up` leaves them to Ray, `down` sweeps whatever Ray left."""
-
-    def __init__(self, scope: Scope) -> None:
-        self.scope = scope
-
-    def plan_up(self) -> list[PlannedResource]:
-        return []
-
-    def apply(self) -> None:
-        return None
-
-    def _found(self) -> list[Any]:
-        return cluster_instances(self.scope.clients, self.scope.spec.name, self.scope.spec.zone)
-
-    def plan_down(self, purge_storage: bool) -> list[PlannedResource]:
-        return [PlannedResource(kind="instance", name=i.name, action="delete", detail=i.status) for i in self._found()]
-
-    def destroy(self, purge_storage: bool) -> list[str]:
-        names = [i.name for i in self._found()]
-        if not names:
-            return []
-        self.scope.step(f"deleting {len(names)} VM(s) of the cluster: {', '.join(names)}")
-        failed = delete_instances(self.scope.clients, self.scope.spec.zone, names)
-        return [
-            f"VM {name}: {why} (gcloud compute instances delete {name} --zone {self.scope.spec.zone} --project {self.scope.project} --quiet)"
-            for name, why in failed.items()
-        ]
