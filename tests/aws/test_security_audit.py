@@ -1,5 +1,5 @@
 """Security audit: after `up`, read back from the account (moto) what rlcloud set up and check
-it against the rules in shared/DESIGN.md: no Ray port reachable from outside, SSH only from
+it against the README's security model: no Ray port reachable from outside, SSH only from
 the spec's CIDRs, least-privilege node identities, private encrypted versioned bucket, and
 no secret in the rendered Ray config."""
 

@@ -1,5 +1,5 @@
 """Security audit of what `up` leaves on Azure, read back from the (fake) cloud after the real
-CLI ran, against DESIGN.md's rules:
+CLI ran, against the README's security model:
 
 - No Ray port is reachable from outside the cluster; from outside, SSH only, from the spec's
   CIDRs. Evaluated as Azure evaluates an NSG (nsg_audit.py), default rules included: Azure's

@@ -1,5 +1,5 @@
 """Security audit of every GCP cluster rlcloud provisions, read back through the Google SDK
-clients after `up`, against the rules in DESIGN.md:
+clients after `up`, against the README's security model:
 
 - no Ray port is reachable from outside the cluster; SSH only from the spec's CIDRs (checked
   by evaluating GCE's firewall semantics over *every* rule on the network, including the
